@@ -1,0 +1,200 @@
+"""The samplers against the analytic Gaussian case, where the answer is known.
+
+Speech ``s ~ CN(0, v_s)`` with a log-normal variance per frequency bin and white
+noise at 0 dB: the posterior mean is the Wiener filter and the mean of ``b``
+exact posterior samples has mean squared error ``MMSE * (1 + 1/b)``.
+"""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from udiffse_lite import spectral
+from udiffse_lite.priors import GaussianPrior
+from udiffse_lite.samplers import (SamplerConfig, StepInfo, enhance, posterior_sample, prior_sample,
+                                   udiffse, udiffse_plus)
+from udiffse_lite.sde import complex_randn
+
+F, T, B = 256, 128, 4
+
+
+@pytest.fixture(scope="module")
+def gauss():
+    g = torch.Generator().manual_seed(1)
+    vs = (0.02 * torch.exp(torch.randn(F, 1, generator=g))).expand(F, T)  # log-normal across bins
+    s = complex_randn((F, T), g) * vs.sqrt()
+    V = torch.full((F, T), vs.mean().item())  # white noise at 0 dB
+    X = s + complex_randn((F, T), g) * V.sqrt()
+    bound = (vs * V / (vs + V)).mean().item() * (1 + 1 / B)
+    return dict(vs=vs, s=s, V=V, X=X, bound=bound, prior=GaussianPrior(vs))
+
+
+def gap_db(est, d):
+    """Distance of an estimate's MSE above the MMSE (1 + 1/b) bound, in dB."""
+    return 10 * math.log10((est - d["s"]).abs().pow(2).mean().item() / d["bound"])
+
+
+def mean_gap(d, fn, seeds=(0, 1)):
+    return float(np.mean([gap_db(fn(torch.Generator().manual_seed(k)), d) for k in seeds]))
+
+
+def test_input_and_wiener_reference(gauss):
+    # the test is meaningful: the input is far from the bound, the Wiener filter (b = infinity) below it
+    assert gap_db(gauss["X"], gauss) > 2.5
+    assert gap_db(gauss["vs"] / (gauss["vs"] + gauss["V"]) * gauss["X"], gauss) < -0.5
+
+
+def test_a_exact_likelihood_reaches_wiener_bound(gauss):
+    d, sde = gauss, gauss["prior"].sde
+    vs, V, X = d["vs"], d["V"], d["X"]
+
+    def exact(S, t):  # p(X | s_t) exactly: X | s_t ~ CN(A s_t, c + V)
+        mu, sig = sde.mean_factor(t), sde.std(t)
+        A = mu * vs / (mu ** 2 * vs + sig ** 2)
+        c = vs * sig ** 2 / (mu ** 2 * vs + sig ** 2)
+        return A * (X - A * S) / (c + V)
+
+    gap = mean_gap(d, lambda g: posterior_sample(d["prior"], X, V, likelihood=exact, generator=g,
+                                                 cfg=SamplerConfig(n_samples=B)).mean(0))
+    print(f"exact likelihood: {gap:+.2f} dB from the bound")
+    assert abs(gap) < 0.3
+
+
+def test_b_pseudo_likelihood_posterior_score(gauss):
+    d = gauss
+    gap = mean_gap(d, lambda g: posterior_sample(d["prior"], d["X"], d["V"], generator=g,
+                                                 cfg=SamplerConfig(n_samples=B)).mean(0))
+    print(f"pseudo-likelihood, posterior-score: {gap:+.2f} dB from the bound")
+    assert abs(gap) < 0.5
+
+
+def test_c_udiffse_plus_with_nmf(gauss):
+    d = gauss
+    gap = mean_gap(d, lambda g: udiffse_plus(d["prior"], d["X"], generator=g, nmf_rank=4,
+                                             cfg=SamplerConfig(n_samples=B)))
+    print(f"UDiffSE+ with rank-4 NMF: {gap:+.2f} dB from the bound")
+    assert gap < 1.0
+
+
+def test_d_reference_schedule_beats_input(gauss):
+    d = gauss
+    gap = mean_gap(d, lambda g: posterior_sample(d["prior"], d["X"], d["V"], generator=g,
+                                                 cfg=SamplerConfig(n_samples=B, schedule="reference")).mean(0))
+    print(f"reference schedule: {gap:+.2f} dB from the bound (input {gap_db(d['X'], d):+.2f} dB)")
+    assert gap < gap_db(d["X"], d) - 1.0
+    # and it stays measurably short of the bound, unlike the posterior-score schedule
+    assert gap > 0.5
+
+
+def test_wrong_noise_variance_is_worse(gauss):
+    # a test that can fail: feeding the sampler a noise variance 10x too small must hurt
+    d = gauss
+    good = mean_gap(d, lambda g: posterior_sample(d["prior"], d["X"], d["V"], generator=g).mean(0), (0,))
+    bad = mean_gap(d, lambda g: posterior_sample(d["prior"], d["X"], d["V"] / 10, generator=g).mean(0), (0,))
+    assert bad > good + 1.0
+
+
+def test_prior_sampling_matches_prior_variance():
+    vs = torch.linspace(0.005, 0.1, F)[:, None].expand(F, 64)
+    S = prior_sample(GaussianPrior(vs), 64, cfg=SamplerConfig(n_samples=16),
+                     generator=torch.Generator().manual_seed(0))
+    emp = S.abs().pow(2).mean(dim=(0, 2))  # per-bin power
+    ratio = emp / vs[:, 0]
+    assert ratio.mean().item() == pytest.approx(1.0, abs=0.08)
+    # the per-bin shape follows the prior (correlation across bins)
+    assert torch.corrcoef(torch.stack([emp, vs[:, 0]]))[0, 1] > 0.95
+
+
+def test_network_evaluation_counts(gauss):
+    d = gauss
+    X = d["X"][:, :16]
+    p = GaussianPrior(d["vs"][:, :16])
+    udiffse(p, X, em_iters=5)
+    assert p.n_evals == 300
+    p.n_evals = 0
+    udiffse_plus(p, X)
+    assert p.n_evals == 60
+    p.n_evals = 0
+    udiffse_plus(p, X, cfg=SamplerConfig(corrector=False))
+    assert p.n_evals == 30
+
+
+def test_callback_sees_every_step(gauss):
+    seen = []
+    udiffse(gauss["prior"], gauss["X"], em_iters=2, cfg=SamplerConfig(n_steps=5, n_samples=2),
+            callback=seen.append)
+    assert len(seen) == 10 and isinstance(seen[0], StepInfo)
+    assert [s.pass_index for s in seen] == [0] * 5 + [1] * 5
+    assert seen[-1].S.shape == (2, F, T) and seen[-1].V.shape == (F, T)
+    assert seen[0].t == pytest.approx(1.0) and seen[-1].t == pytest.approx(0.03)
+
+
+def test_udiffse_em_improves_on_input(gauss):
+    d = gauss
+    est = udiffse(d["prior"], d["X"], generator=torch.Generator().manual_seed(0), em_iters=3)
+    assert gap_db(est, d) < gap_db(d["X"], d) - 1.5
+
+
+def test_reference_options_change_the_result(gauss):
+    d = gauss
+    run = lambda **kw: udiffse_plus(d["prior"], d["X"], cfg=SamplerConfig(n_steps=8, **kw),
+                                    generator=torch.Generator().manual_seed(0))
+    base = run()
+    for kw in [dict(reference_dt=True), dict(corrector_step="reference"), dict(tweedie_mu=False),
+               dict(start="scaled")]:
+        assert not torch.allclose(run(**kw), base), kw
+
+
+# ----------------------------------------------------------- waveform level
+def flat_prior():
+    return GaussianPrior(torch.full((F, 1), 0.05))
+
+
+@pytest.mark.parametrize("L", [600, 5000, 32640, 40001])
+def test_enhance_keeps_length(L, rng):
+    y = (0.1 * rng.standard_normal(L)).astype(np.float32)
+    out = enhance(y, 16000, prior=flat_prior(), n_steps=4, n_samples=2)
+    assert out.shape == (L,) and out.dtype == np.float32 and np.isfinite(out).all()
+
+
+def test_enhance_long_input_in_chunks(rng):
+    L = 16000 * 25  # longer than one 20 s chunk
+    y = (0.1 * rng.standard_normal(L)).astype(np.float32)
+    out = enhance(y, 16000, prior=flat_prior(), n_steps=3, n_samples=1, chunk_seconds=10, overlap_seconds=1)
+    assert out.shape == (L,) and np.isfinite(out).all()
+
+
+def test_enhance_resamples_and_returns_input_rate(rng):
+    y = (0.1 * rng.standard_normal(8000)).astype(np.float32)
+    with pytest.warns(UserWarning, match="resampling"):
+        out = enhance(y, 8000, prior=flat_prior(), n_steps=3, n_samples=1)
+    assert out.shape == (8000,)
+
+
+def test_same_seed_same_output(rng):
+    y = (0.1 * rng.standard_normal(8000)).astype(np.float32)
+    a = enhance(y, 16000, prior=flat_prior(), n_steps=4, n_samples=2, seed=3)
+    b = enhance(y, 16000, prior=flat_prior(), n_steps=4, n_samples=2, seed=3)
+    c = enhance(y, 16000, prior=flat_prior(), n_steps=4, n_samples=2, seed=4)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_enhance_bad_input(rng):
+    p = flat_prior()
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        enhance(np.array([0.0, np.nan] * 1000), 16000, prior=p)
+    with pytest.raises(ValueError, match="shorter than one STFT frame"):
+        enhance(np.zeros(100), 16000, prior=p)
+    with pytest.raises(ValueError, match="shorter than one STFT frame"):
+        enhance(np.zeros(0), 16000, prior=p)
+    with pytest.raises(ValueError, match="mono"):
+        enhance(np.zeros((2000, 2)), 16000, prior=p)
+    with pytest.raises(ValueError, match="method"):
+        enhance(np.zeros(2000), 16000, prior=p, method="magic")
+    with pytest.raises(ValueError, match="schedule"):
+        enhance(np.zeros(2000), 16000, prior=p, schedule="fast")
+    y = (0.1 * rng.standard_normal(32000)).astype(np.float32)  # 2 s needs 50 video frames
+    with pytest.raises(ValueError, match="more than 10 % apart"):
+        enhance(y, 16000, prior=p, video=np.zeros((30, 64), np.float32))

@@ -1,0 +1,260 @@
+"""Speech priors: anything with ``.sde`` and ``.score(s_t, t, video=None)``.
+
+Samplers take a prior, never a bare network. Two kinds ship:
+
+* :class:`GaussianPrior`: clean speech modelled as ``s ~ CN(0, diag(v))``. Its
+  score at every diffusion time is known in closed form, so with it (and the
+  true noise variance) posterior sampling must reproduce the Wiener filter.
+* :class:`ScorePrior`: a trained score network (``udiffse_lite.unet``) with its
+  SDE and an optional frozen lip encoder, saved as one checkpoint file.
+
+Notebook: 04_reverse_sampling.ipynb
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import urllib.request
+from dataclasses import asdict, fields
+from pathlib import Path
+
+import torch
+
+from .sde import OUVESDE, expand_like
+from .spectral import crop_frames, pad_frames
+
+FORMAT = "udiffse_lite/1"
+CHECKPOINT_DIR = Path(__file__).parent / "checkpoints"
+
+
+class GaussianPrior:
+    """Analytic prior ``s ~ CN(0, diag(variance))``.
+
+    At diffusion time t, ``s_t ~ CN(0, mu_t^2 v + sigma_t^2)``, so the score is
+    ``-s_t / (mu_t^2 v + sigma_t^2)`` exactly.
+
+    Args:
+        variance: (F, T) or broadcastable non-negative tensor, the per-bin variance v.
+        sde: the forward SDE (default OU-VE with the package's defaults).
+
+    Notebook: 07_posterior_udiffse.ipynb
+    """
+
+    def __init__(self, variance: torch.Tensor, sde: OUVESDE | None = None):
+        variance = torch.as_tensor(variance)
+        if torch.any(variance < 0) or not torch.isfinite(variance).all():
+            raise ValueError("GaussianPrior variance must be finite and non-negative")
+        self.variance = variance
+        self.sde = sde or OUVESDE()
+        self.n_evals = 0  # counts score evaluations (the samplers' cost unit)
+
+    def score(self, s_t: torch.Tensor, t, video=None) -> torch.Tensor:
+        t = torch.as_tensor(t, dtype=torch.float32)
+        mu = expand_like(self.sde.mean_factor(t), s_t)
+        sigma = expand_like(self.sde.std(t), s_t)
+        self.n_evals += 1
+        return -s_t / (mu ** 2 * self.variance.to(s_t.device) + sigma ** 2)
+
+
+class ScorePrior(torch.nn.Module):
+    """A trained score network with its SDE (and optionally a frozen lip encoder).
+
+    ``score(s_t, t) = -net(s_t, t, v) / sigma_t``: the network predicts the
+    (negated) standard normal noise ``z`` of ``s_t = mu_t s + sigma_t z``.
+
+    Args:
+        net: a ``udiffse_lite.unet.ScoreUNet`` (input (B, 2, F, T) real/imag, output the same).
+        sde: the SDE it was trained with.
+        lip_encoder: optional frozen ``udiffse_lite.visual.LipEncoder``; when given,
+            ``video`` may be raw lip frames (B, T_v, 88, 88) instead of features.
+
+    Notebook: 03_score_matching.ipynb
+    """
+
+    def __init__(self, net: torch.nn.Module, sde: OUVESDE | None = None,
+                 lip_encoder: torch.nn.Module | None = None, meta: dict | None = None):
+        super().__init__()
+        self.net = net
+        self.sde = sde or OUVESDE()
+        self.lip_encoder = lip_encoder
+        if lip_encoder is not None:
+            lip_encoder.requires_grad_(False).eval()
+        self.meta = dict(meta or {})
+        self.n_evals = 0
+
+    @property
+    def conditional(self) -> bool:
+        """True if the network has visual-conditioning blocks."""
+        return bool(getattr(self.net.config, "video_dim", 0))
+
+    def features(self, video: torch.Tensor | None, batch: int) -> torch.Tensor | None:
+        """Turn ``video`` (features (T_v, p)/(B, T_v, p) or frames (T_v, H, W)/(B, T_v, H, W))
+        into a float (B, T_v, p) batch for the network."""
+        if video is None:
+            return None
+        if not self.conditional:
+            raise ValueError("this prior is audio-only (trained without video); pass video=None "
+                             "or load an audio-visual checkpoint such as 'tiny-av'")
+        v = torch.as_tensor(video)
+        p = self.net.config.video_dim
+        is_frames = v.dim() >= 3 and v.shape[-1] != p and v.shape[-1] == v.shape[-2]
+        if is_frames:
+            if self.lip_encoder is None:
+                raise ValueError(f"got lip frames of shape {tuple(v.shape)} but this prior has no lip "
+                                 f"encoder; pass features of shape (T_v, {p}) instead")
+            if v.dim() == 3:
+                v = v[None]
+            with torch.no_grad():
+                v = self.lip_encoder(v.to(self._device()))
+        if v.dim() == 2:
+            v = v[None]
+        if v.shape[-1] != p:
+            raise ValueError(f"video features have dimension {v.shape[-1]}, the network expects {p}")
+        if v.shape[0] == 1 and batch > 1:
+            v = v.expand(batch, -1, -1)
+        return v.to(self._device(), torch.float32)
+
+    def _device(self):
+        return next(self.net.parameters()).device
+
+    def forward_net(self, s_t: torch.Tensor, t: torch.Tensor, v: torch.Tensor | None) -> torch.Tensor:
+        """Network output as a complex tensor (B, F, T), padding and cropping the time axis."""
+        x = torch.stack([s_t.real, s_t.imag], dim=1)  # (B, 2, F, T)
+        x, T = pad_frames(x, self.net.downsample_factor)
+        out = self.net(x, t, v)  # (B, 2, F, T_pad)
+        out = crop_frames(out, T)
+        return torch.complex(out[:, 0], out[:, 1])
+
+    def score(self, s_t: torch.Tensor, t, video=None) -> torch.Tensor:
+        """Score of the diffused speech prior.
+
+        Args:
+            s_t: (B, 256, T) complex64, compressed spectrogram at diffusion time t.
+            t: scalar or (B,) diffusion time(s) in [t_eps, 1].
+            video: optional visual features or lip frames (see :meth:`features`).
+
+        Returns:
+            (B, 256, T) complex64.
+        """
+        squeeze = s_t.dim() == 2
+        if squeeze:
+            s_t = s_t[None]
+        B = s_t.shape[0]
+        t = torch.as_tensor(t, dtype=torch.float32, device=s_t.device)
+        if t.dim() == 0:
+            t = t.expand(B)
+        v = video if (video is None or torch.is_tensor(video) and video.dim() == 3
+                      and video.shape[-1] == getattr(self.net.config, "video_dim", -1)
+                      and video.shape[0] == B) else self.features(video, B)
+        out = self.forward_net(s_t, t, v)
+        self.n_evals += 1
+        score = -out / expand_like(self.sde.std(t), out)
+        return score[0] if squeeze else score
+
+    # ---------------------------------------------------------------- checkpoints
+    def checkpoint(self, **meta) -> dict:
+        """Everything needed to rebuild this prior, as plain types and tensors."""
+        ckpt = {
+            "format": FORMAT,
+            "net_config": asdict(self.net.config),
+            "sde": asdict(self.sde),
+            "state_dict": self.net.state_dict(),
+            "meta": {**self.meta, **meta},
+        }
+        if self.lip_encoder is not None:
+            ckpt["lip_encoder_config"] = asdict(self.lip_encoder.config)
+            ckpt["lip_encoder_state"] = self.lip_encoder.state_dict()
+        return ckpt
+
+    def save(self, path, **meta) -> Path:
+        """Write the checkpoint atomically (a partial file never replaces a good one)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        torch.save(self.checkpoint(**meta), tmp)
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def from_checkpoint(cls, path, map_location="cpu", expect_config: dict | None = None) -> "ScorePrior":
+        """Load a prior saved by :meth:`save` (``torch.load(weights_only=True)``).
+
+        Raises:
+            FileNotFoundError: the file does not exist.
+            ValueError: the file is not a udiffse_lite checkpoint, is corrupt, or its
+                config disagrees with ``expect_config``.
+
+        Notebook: 03_score_matching.ipynb
+        """
+        from .unet import ScoreUNet, UNetConfig
+
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"checkpoint {path} does not exist; train one with "
+                                    "`python -m udiffse_lite train` or use load_pretrained('tiny-ao')")
+        try:
+            ckpt = torch.load(path, map_location=map_location, weights_only=True)
+        except Exception as e:  # truncated or foreign file
+            raise ValueError(f"checkpoint {path} could not be read ({type(e).__name__}: {e}); "
+                             "it is corrupt or not a torch file: re-download or re-train it") from e
+        if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+            raise ValueError(f"{path} is not a udiffse_lite prior checkpoint (format {FORMAT!r} expected)")
+        cfg_dict = ckpt["net_config"]
+        if expect_config is not None:
+            diff = {k: (cfg_dict.get(k), v) for k, v in expect_config.items() if cfg_dict.get(k) != v}
+            if diff:
+                raise ValueError(f"checkpoint {path} was trained with another config: "
+                                 f"(found, expected) = {diff}")
+        known = {f.name for f in fields(UNetConfig)}
+        net = ScoreUNet(UNetConfig(**{k: v for k, v in cfg_dict.items() if k in known}))
+        try:
+            net.load_state_dict(ckpt["state_dict"])
+        except RuntimeError as e:
+            raise ValueError(f"checkpoint {path} does not match its own config: {e}") from e
+        sde = OUVESDE(**ckpt["sde"])
+        enc = None
+        if "lip_encoder_config" in ckpt:
+            from .visual import LipEncoder, LipEncoderConfig
+            enc = LipEncoder(LipEncoderConfig(**ckpt["lip_encoder_config"]))
+            enc.load_state_dict(ckpt["lip_encoder_state"])
+        prior = cls(net, sde, enc, meta=ckpt.get("meta"))
+        prior.eval()
+        return prior.to(map_location)
+
+
+# Shipped teaching priors. Each has a sha256 so a download (for the larger tiers,
+# hosted outside the repository) can be verified; the tiny ones live in the package.
+PRETRAINED: dict[str, dict] = {}
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_pretrained(name: str, map_location="cpu", cache_dir=None) -> ScorePrior:
+    """Load a teaching prior by name (``"tiny-ao"``, ``"tiny-av"``, ...), offline when shipped.
+
+    Notebook: 00_setup.ipynb
+    """
+    if name not in PRETRAINED:
+        raise ValueError(f"unknown pretrained prior {name!r}; available: {sorted(PRETRAINED)}")
+    entry = PRETRAINED[name]
+    path = CHECKPOINT_DIR / entry["file"]
+    if not path.exists():
+        if not entry.get("url"):
+            raise FileNotFoundError(f"{path} is missing from the package; reinstall udiffse_lite or "
+                                    f"re-train it with `{entry.get('recipe', 'python -m udiffse_lite train')}`")
+        cache = Path(cache_dir or os.environ.get("UDIFFSE_CACHE", Path.home() / ".cache" / "udiffse_lite"))
+        cache.mkdir(parents=True, exist_ok=True)
+        path = cache / entry["file"]
+        if not path.exists():
+            tmp = path.with_suffix(".part")
+            urllib.request.urlretrieve(entry["url"], tmp)
+            os.replace(tmp, path)
+    if entry.get("sha256") and _sha256(path) != entry["sha256"]:
+        raise ValueError(f"{path} has the wrong sha256 (corrupt or stale download); delete it and retry")
+    return ScorePrior.from_checkpoint(path, map_location=map_location)
