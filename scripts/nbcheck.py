@@ -1,0 +1,448 @@
+#!/usr/bin/env python
+"""Notebook tooling for the course: the jupytext contract, nbval with recorded numbers, the book.
+
+The ``notebooks/NN_topic.py`` jupytext percent files are the source of truth;
+the paired ``NN_topic.ipynb`` (what Colab opens) is generated from them and
+committed WITHOUT outputs. Output checking still works: cells marked
+``# NBVAL_CHECK_OUTPUT`` (deterministic, rounded numbers only; never figures
+or audio) get their expected text from ``notebooks/expected/NN_topic.json``,
+recorded in fast mode by ``update`` and injected into temporary copies that
+``pytest --nbval-lax`` runs. Every other cell is only executed.
+
+Commands (run from anywhere; paths are relative to the repository):
+
+    python scripts/nbcheck.py check                 # pairs in sync, no outputs, expected files fresh
+    python scripts/nbcheck.py sync [--only 03]      # regenerate .ipynb from .py
+    python scripts/nbcheck.py update [--only 03]    # execute (fast mode), record expected numbers
+    python scripts/nbcheck.py test [--only 03 04]   # nbval-lax on injected copies (fast mode)
+    python scripts/nbcheck.py book                  # the Jupyter Book, offline, warnings as errors
+
+``test`` also saves each notebook it executed successfully into
+``book/chapters/`` (git-ignored) with a hash of its source, and ``book`` builds
+from those copies, executing only chapters that are missing or stale: CI runs
+every notebook exactly once for both nbval and the book.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+EXPECTED = NOTEBOOKS / "expected"
+BOOK = ROOT / "book"
+CHAPTERS = BOOK / "chapters"  # executed copies the book is built from (git-ignored)
+MARKER = "NBVAL_CHECK_OUTPUT"
+PATTERN = re.compile(r"^\d\d_[a-z0-9_]+\.py$")
+CELL_TIMEOUT = 300  # seconds per cell; fast-mode chapters take well under a minute in total
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+# the book does not show these: a widget without a live kernel is an empty box
+DROP_MIME = ("application/vnd.jupyter.widget-view+json",)
+
+
+# ----------------------------------------------------------------------------- helpers
+def sources(only: list[str] | None = None) -> list[Path]:
+    """The chapters' ``.py`` files, ``--only 03 07`` selects by number (or by name prefix)."""
+    files = sorted(p for p in NOTEBOOKS.glob("*.py") if PATTERN.match(p.name))
+    if only:
+        files = [p for p in files if any(p.stem.startswith(o) for o in only)]
+        if not files:
+            sys.exit(f"nbcheck: no notebook matches {only}")
+    return files
+
+
+def rel(p: Path) -> str:
+    try:
+        return str(p.relative_to(ROOT))
+    except ValueError:
+        return str(p)
+
+
+def sha(text: str | bytes) -> str:
+    if isinstance(text, str):
+        text = text.encode()
+    return hashlib.sha256(text).hexdigest()[:16]
+
+
+def is_marked(cell) -> bool:
+    return cell.cell_type == "code" and any(
+        line.strip().lstrip("#").strip() == MARKER for line in cell.source.splitlines())
+
+
+def read_py(py: Path):
+    """The notebook a ``.py`` percent file describes, normalised for committing."""
+    import jupytext
+
+    nb = jupytext.read(py, fmt="py:percent")
+    nb.nbformat, nb.nbformat_minor = 4, 5
+    meta = nb.metadata
+    meta["kernelspec"] = dict(KERNELSPEC)
+    meta["language_info"] = {"name": "python"}
+    # Colab: open on a GPU runtime (a Colab notebook's own metadata decides this)
+    meta["accelerator"] = "GPU"
+    meta["colab"] = {"provenance": [], "gpuType": "T4"}
+    meta.setdefault("jupytext", {})["formats"] = "ipynb,py:percent"
+    meta["jupytext"].pop("text_representation", None)
+    seen: dict[str, int] = {}
+    for cell in nb.cells:
+        # deterministic ids: a re-sync of an unchanged file changes nothing
+        h = sha(cell.cell_type + cell.source)[:8]
+        seen[h] = seen.get(h, 0) + 1
+        cell["id"] = f"{h}-{seen[h]}"
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+        cell.metadata.pop("lines_to_next_cell", None)
+    return nb
+
+
+def cell_signature(nb) -> list[tuple[str, str]]:
+    return [(c.cell_type, c.source.strip()) for c in nb.cells]
+
+
+def expected_path(py: Path) -> Path:
+    return EXPECTED / f"{py.stem}.json"
+
+
+def marked_cells(nb) -> list:
+    return [c for c in nb.cells if is_marked(c)]
+
+
+def load_expected(py: Path) -> dict | None:
+    p = expected_path(py)
+    return json.loads(p.read_text()) if p.exists() else None
+
+
+def clean_output(out: dict) -> dict:
+    """What a checked cell's output is compared on: text only (images are never checked)."""
+    out = {k: v for k, v in dict(out).items() if k not in ("metadata", "transient", "execution_count")}
+    if "data" in out:
+        out["data"] = {k: v for k, v in out["data"].items() if k.startswith("text/")}
+    if out.get("output_type") in ("execute_result", "display_data"):
+        out["metadata"] = {}
+    if out.get("output_type") == "execute_result":
+        out["execution_count"] = 1
+    return out
+
+
+def expected_problems(py: Path, nb) -> list[str]:
+    """Why ``notebooks/expected/NN.json`` does not fit the marked cells (empty: it fits)."""
+    marked = marked_cells(nb)
+    exp = load_expected(py)
+    if not marked:
+        return [] if exp is None or not exp["cells"] else [f"{expected_path(py).name} has entries "
+                                                              "but the notebook marks no cell"]
+    if exp is None:
+        return [f"{expected_path(py).name} is missing: run `python scripts/nbcheck.py update --only "
+                f"{py.stem[:2]}`"]
+    if [e["source_sha"] for e in exp["cells"]] != [sha(c.source) for c in marked]:
+        return [f"{expected_path(py).name} is stale (a checked cell changed): run "
+                f"`python scripts/nbcheck.py update --only {py.stem[:2]}`"]
+    return []
+
+
+def fast_env() -> dict:
+    env = dict(os.environ, UDIFFSE_FAST="1", PYDEVD_DISABLE_FILE_VALIDATION="1")
+    env.pop("MPLBACKEND", None)  # the kernel must use its inline backend to capture figures
+    return env
+
+
+# ----------------------------------------------------------------------------- commands
+def cmd_check(args) -> int:
+    """Every .py has an in-sync, output-free .ipynb; every .ipynb has a .py; expected files fresh."""
+    import nbformat
+
+    problems = []
+    pys = sources(args.only)
+    for py in pys:
+        ipynb = py.with_suffix(".ipynb")
+        want = read_py(py)
+        if not ipynb.exists():
+            problems.append(f"{ipynb.name}: missing (run `python scripts/nbcheck.py sync`)")
+            continue
+        have = nbformat.read(ipynb, as_version=4)
+        if cell_signature(have) != cell_signature(want):
+            a, b = cell_signature(have), cell_signature(want)
+            first = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+            problems.append(f"{ipynb.name}: out of sync with {py.name} from cell {first} "
+                            f"(run `python scripts/nbcheck.py sync --only {py.stem[:2]}`)")
+        for i, c in enumerate(have.cells):
+            if c.cell_type == "code" and (c.get("outputs") or c.get("execution_count") is not None):
+                problems.append(f"{ipynb.name}: cell {i} has outputs or an execution count "
+                                "(commit notebooks without outputs: run sync)")
+                break
+        problems += [f"{py.name}: {p}" for p in expected_problems(py, want)]
+    if not args.only:
+        for ipynb in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+            if not ipynb.with_suffix(".py").exists():
+                problems.append(f"{ipynb.name}: has no paired .py percent file (the source of truth)")
+    for p in problems:
+        print("nbcheck:", p)
+    print(f"nbcheck: checked {len(pys)} notebook pair(s): "
+          + ("OK" if not problems else f"{len(problems)} problem(s)"))
+    return 1 if problems else 0
+
+
+def cmd_sync(args) -> int:
+    import nbformat
+
+    for py in sources(args.only):
+        ipynb = py.with_suffix(".ipynb")
+        nb = read_py(py)
+        text = nbformat.writes(nb) + "\n"
+        if not ipynb.exists() or ipynb.read_text() != text:
+            ipynb.write_text(text)
+            print(f"nbcheck: wrote {rel(ipynb)}")
+    return 0
+
+
+def execute(nb, cwd: Path, timeout: int = CELL_TIMEOUT):
+    """Run a notebook in fast mode with nbclient (used by ``update`` and ``book``)."""
+    from nbclient import NotebookClient
+
+    env_backup = dict(os.environ)
+    os.environ.update(fast_env())
+    os.environ.pop("MPLBACKEND", None)
+    try:
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                                resources={"metadata": {"path": str(cwd)}})
+        client.execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(env_backup)
+    return nb
+
+
+def cmd_update(args) -> int:
+    EXPECTED.mkdir(parents=True, exist_ok=True)
+    for py in sources(args.only):
+        nb = read_py(py)
+        marked = marked_cells(nb)
+        if not marked:
+            print(f"nbcheck: {py.name}: no {MARKER} cell; nothing recorded")
+            continue
+        t0 = time.perf_counter()
+        execute(nb, NOTEBOOKS, args.timeout)
+        dt = time.perf_counter() - t0
+        cells = [dict(source_sha=sha(c.source), source_head=c.source.splitlines()[0][:80],
+                      outputs=[clean_output(o) for o in c.outputs]) for c in marked]
+        expected_path(py).write_text(json.dumps(dict(notebook=py.stem, fast=True, cells=cells),
+                                                indent=1) + "\n")
+        save_executed(nb, py)
+        print(f"nbcheck: {py.name}: recorded {len(cells)} checked cell(s) in {dt:.1f} s")
+    return 0
+
+
+def prepare_copy(py: Path, dest: Path) -> Path:
+    """A temporary copy of the notebook with the expected outputs injected into marked cells."""
+    import nbformat
+
+    nb = read_py(py)
+    probs = expected_problems(py, nb)
+    if probs:
+        raise SystemExit(f"nbcheck: {py.name}: " + "; ".join(probs))
+    exp = load_expected(py)
+    for cell, entry in zip(marked_cells(nb), exp["cells"] if exp else []):
+        cell.outputs = [nbformat.from_dict(o) for o in entry["outputs"]]
+        cell.execution_count = 1  # nbval compares only cells that look executed
+    nb.metadata["udiffse"] = {"source_sha": sha(py.read_bytes())}
+    out = dest / f"{py.stem}.ipynb"
+    nbformat.write(nb, out)
+    return out
+
+
+def save_executed(nb, py: Path) -> Path:
+    """Store an executed notebook for the book, stamped with the hash of its source."""
+    import nbformat
+
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        keep = []
+        for o in cell.get("outputs", []):
+            data = o.get("data")
+            if data is not None:
+                for mime in DROP_MIME:
+                    data.pop(mime, None)
+                if set(data) <= {"text/plain"} and "Slider(" in str(data.get("text/plain", "")):
+                    continue  # the text stand-in of a widget: meaningless on a static page
+                o.get("metadata", {}).pop("transient", None)
+                o.pop("transient", None)
+            keep.append(o)
+        cell.outputs = keep
+    nb.metadata["udiffse"] = {"source_sha": sha(py.read_bytes()), "fast": True}
+    nb.metadata.pop("widgets", None)
+    CHAPTERS.mkdir(parents=True, exist_ok=True)
+    out = CHAPTERS / f"{py.stem}.ipynb"
+    nbformat.write(nb, out)
+    return out
+
+
+# written next to the temporary copies: saves what nbval executed, and times each notebook
+PLUGIN = r'''
+import json, time
+from pathlib import Path
+
+_T = {}
+_FAILED = set()
+
+
+def pytest_runtest_logreport(report):
+    f = report.nodeid.split("::")[0]
+    _T[f] = _T.get(f, 0.0) + report.duration
+    if report.failed:
+        _FAILED.add(f)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    import nbformat
+    files = {}
+    for item in session.items:
+        if hasattr(item, "test_outputs") and hasattr(item, "cell"):
+            files.setdefault(item.parent, []).append(item)
+    saved = {}
+    for parent, items in files.items():
+        name = Path(str(parent.fspath)).name
+        ok = not any(n.endswith(name) for n in _FAILED) and all(
+            i.test_outputs is not None for i in items)
+        if ok:
+            for i in items:
+                i.cell.outputs = [nbformat.from_dict(o) for o in i.test_outputs]
+                i.cell.execution_count = None
+            nbformat.write(parent.nb, str(Path(__file__).parent / "executed" / name))
+        saved[name] = ok
+    times = {Path(k).name: v for k, v in _T.items()}
+    (Path(__file__).parent / "report.json").write_text(json.dumps(dict(times=times, saved=saved)))
+'''
+
+
+def cmd_test(args) -> int:
+    import nbformat
+
+    pys = sources(args.only)
+    tmp = Path(tempfile.mkdtemp(prefix="nbcheck-"))
+    try:
+        (tmp / "executed").mkdir()
+        (tmp / "conftest.py").write_text(PLUGIN)
+        (tmp / "pytest.ini").write_text("[pytest]\naddopts = -p no:cacheprovider\n")
+        copies = [prepare_copy(py, tmp) for py in pys]
+        cmd = [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env",
+               f"--nbval-cell-timeout={args.timeout}", "-c", str(tmp / "pytest.ini"),
+               "--rootdir", str(tmp), "-q", *map(str, copies), *args.pytest_args]
+        print("nbcheck:", " ".join(cmd[2:5]), f"... on {len(copies)} notebook(s), UDIFFSE_FAST=1",
+              flush=True)
+        t0 = time.perf_counter()
+        rc = subprocess.call(cmd, cwd=tmp, env=fast_env())
+        total = time.perf_counter() - t0
+        report = json.loads((tmp / "report.json").read_text()) if (tmp / "report.json").exists() else {}
+        by_name = {py.stem + ".ipynb": py for py in pys}
+        print(f"\nnbcheck: fast-mode execution time per notebook (nbval, 2 CPU cores here):")
+        for name, secs in sorted(report.get("times", {}).items()):
+            ok = report.get("saved", {}).get(name)
+            print(f"  {name:36s} {secs:6.1f} s  {'ok' if ok else 'FAILED'}")
+            if ok and not args.no_save and name in by_name:
+                nb = nbformat.read(tmp / "executed" / name, as_version=4)
+                save_executed(nb, by_name[name])
+        print(f"nbcheck: total {total:.1f} s (kernel start-ups included)")
+        return rc
+    finally:
+        if args.keep:
+            print(f"nbcheck: kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def stub_chapter(name: str) -> None:
+    """A placeholder page for a chapter listed in the toc whose notebook does not exist yet."""
+    import nbformat
+
+    title = name[3:].replace("_", " ").capitalize()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(
+        f"# {name[:2]}. {title}\n\nThis chapter is being written; its notebook "
+        f"`notebooks/{name}.py` is not in the repository yet.")]
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    nb.metadata["udiffse"] = {"stub": True}
+    CHAPTERS.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, CHAPTERS / f"{name}.ipynb")
+
+
+def toc_chapters() -> list[str]:
+    """Chapter names listed in book/_toc.yml (``chapters/NN_topic``)."""
+    text = (BOOK / "_toc.yml").read_text()
+    return re.findall(r"file:\s*chapters/(\d\d_[a-z0-9_]+)", text)
+
+
+def cmd_book(args) -> int:
+    import nbformat
+
+    pys = {p.stem: p for p in sources()}
+    stale = []
+    for name in toc_chapters():
+        out = CHAPTERS / f"{name}.ipynb"
+        if name not in pys:
+            msg = f"nbcheck: {name}: no notebook yet, the book shows a placeholder page"
+            if args.strict:
+                sys.exit(msg.replace("the book shows a placeholder page", "(--strict)"))
+            print(msg)
+            stub_chapter(name)
+            continue
+        fresh = out.exists() and nbformat.read(out, as_version=4).metadata.get(
+            "udiffse", {}).get("source_sha") == sha(pys[name].read_bytes())
+        if not fresh:
+            stale.append(name)
+    for name in stale:
+        t0 = time.perf_counter()
+        print(f"nbcheck: executing {name} for the book (fast mode) ...", flush=True)
+        nb = execute(read_py(pys[name]), NOTEBOOKS, args.timeout)
+        save_executed(nb, pys[name])
+        print(f"nbcheck: {name}: {time.perf_counter() - t0:.1f} s")
+    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(BOOK), "-W", "--keep-going"]
+    if args.all:
+        cmd.append("--all")
+    print("nbcheck:", " ".join(cmd), flush=True)
+    t0 = time.perf_counter()
+    rc = subprocess.call(cmd, cwd=ROOT, env=fast_env())
+    print(f"nbcheck: book built in {time.perf_counter() - t0:.1f} s (rc={rc}) -> "
+          f"{rel(BOOK / '_build' / 'html' / 'index.html')}")
+    return rc
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    for name, fn, help_ in [("check", cmd_check, "pairs in sync, no outputs, expected files fresh"),
+                            ("sync", cmd_sync, "regenerate .ipynb from the .py percent files"),
+                            ("update", cmd_update, "execute in fast mode and record expected numbers"),
+                            ("test", cmd_test, "pytest --nbval-lax on copies with expected numbers"),
+                            ("book", cmd_book, "build the Jupyter Book offline (-W)")]:
+        p = sub.add_parser(name, help=help_)
+        p.set_defaults(fn=fn)
+        p.add_argument("--only", nargs="+", metavar="NN", help="chapter numbers (or name prefixes)")
+        p.add_argument("--timeout", type=int, default=CELL_TIMEOUT, help="seconds per cell")
+        if name == "test":
+            p.add_argument("--keep", action="store_true", help="keep the temporary copies")
+            p.add_argument("--no-save", action="store_true", help="do not store executed copies for the book")
+            p.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
+        if name == "book":
+            p.add_argument("--strict", action="store_true", help="fail if a toc chapter has no notebook")
+            p.add_argument("--all", action="store_true", help="rebuild every page (jupyter-book --all)")
+    args = ap.parse_args(argv)
+    if getattr(args, "only", None) and args.cmd == "book":
+        ap.error("book builds every chapter; use test --only to execute a few")
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""scripts/nbcheck.py: the jupytext contract and nbval with recorded numbers can fail."""
+import importlib.util
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("nbcheck", ROOT / "scripts" / "nbcheck.py")
+nbcheck = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(nbcheck)
+
+TOY = '''# %% [markdown]
+# # 99. A toy chapter
+
+# %%
+import os
+x = 2 ** 0.5
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(f"{x:.2f}", os.environ.get("UDIFFSE_FAST"))
+
+# %%
+x * 0  # not checked: only executed
+'''
+
+
+@pytest.fixture
+def toy(tmp_path, monkeypatch):
+    nbdir = tmp_path / "notebooks"
+    nbdir.mkdir()
+    monkeypatch.setattr(nbcheck, "NOTEBOOKS", nbdir)
+    monkeypatch.setattr(nbcheck, "EXPECTED", nbdir / "expected")
+    monkeypatch.setattr(nbcheck, "CHAPTERS", tmp_path / "chapters")
+    (nbdir / "99_toy.py").write_text(TOY)
+    return nbdir
+
+
+def test_check_detects_missing_stale_and_outputs(toy):
+    assert nbcheck.main(["check"]) == 1  # no .ipynb yet, no expected file
+    assert nbcheck.main(["sync"]) == 0
+    ipynb = toy / "99_toy.ipynb"
+    first = ipynb.read_text()
+    nbcheck.main(["sync"])
+    assert ipynb.read_text() == first  # deterministic: a re-sync changes nothing
+    nb = nbformat.read(ipynb, as_version=4)
+    assert nb.metadata.kernelspec.name == "python3"
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+    (toy / "expected").mkdir()
+    src = nbcheck.read_py(toy / "99_toy.py")
+    marked = nbcheck.marked_cells(src)
+    assert len(marked) == 1
+    (toy / "expected" / "99_toy.json").write_text(json.dumps({"cells": [
+        {"source_sha": nbcheck.sha(marked[0].source), "outputs": []}]}))
+    assert nbcheck.main(["check"]) == 0
+    # an edit of the .py without sync
+    (toy / "99_toy.py").write_text(TOY.replace("2 ** 0.5", "3 ** 0.5"))
+    assert nbcheck.main(["check"]) == 1
+    nbcheck.main(["sync"])
+    assert nbcheck.main(["check"]) == 0
+    # a committed output
+    nb = nbformat.read(ipynb, as_version=4)
+    nb.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="hi\n")]
+    nbformat.write(nb, ipynb)
+    assert nbcheck.main(["check"]) == 1
+    # a checked cell edited without re-recording
+    (toy / "99_toy.py").write_text(TOY.replace('{x:.2f}', '{x:.3f}'))
+    nbcheck.main(["sync"])
+    assert nbcheck.main(["check"]) == 1
+
+
+def test_recorded_number_mismatch_fails(toy):
+    nbcheck.main(["sync"])
+    assert nbcheck.main(["update"]) == 0
+    exp = json.loads((toy / "expected" / "99_toy.json").read_text())
+    assert exp["cells"][0]["outputs"][0]["text"] == "1.41 1\n"  # recorded in fast mode
+    assert nbcheck.main(["test", "--no-save"]) == 0
+    exp["cells"][0]["outputs"][0]["text"] = "1.42 1\n"
+    (toy / "expected" / "99_toy.json").write_text(json.dumps(exp))
+    assert nbcheck.main(["test", "--no-save"]) != 0
