@@ -233,7 +233,7 @@ def cmd_update(args) -> int:
         t0 = time.perf_counter()
         execute(nb, NOTEBOOKS, args.timeout)
         dt = time.perf_counter() - t0
-        cells = [dict(source_sha=sha(c.source), source_head=c.source.splitlines()[0][:80],
+        cells = [dict(source_sha=sha(c.source), source_head=next((l for l in c.source.splitlines() if MARKER not in l), "")[:80],
                       outputs=[clean_output(o) for o in c.outputs]) for c in marked]
         expected_path(py).write_text(json.dumps(dict(notebook=py.stem, fast=True, cells=cells),
                                                 indent=1) + "\n")

@@ -1,0 +1,164 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 00. Setup
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/udiffse-lite/udiffse_lite/blob/main/notebooks/00_setup.ipynb)
+#
+# **Goal:** get a working environment in a minute and hear the problem this course solves: speech buried in noise.
+#
+# ## What you will learn
+#
+# * how to run the chapters on Colab (GPU) or locally (CPU), and what *fast mode* is;
+# * how the `udiffse_lite` package is organised, one module per concept;
+# * how to load a built-in example (speech, lip video, text) and listen to it clean and noisy.
+
+# %%
+# Setup: on Colab, install the course package from GitHub (Colab's own torch is kept as it is).
+# Locally (`pip install -e ".[dev]"` in the repository) there is nothing to do.
+import sys
+
+if "google.colab" in sys.modules:
+    # %pip install -q "udiffse_lite @ git+https://github.com/udiffse-lite/udiffse_lite"
+    from google.colab import output
+
+    output.enable_custom_widget_manager()  # ipywidgets sliders on Colab
+
+# %%
+import platform
+import time
+
+import numpy as np
+import torch
+
+import udiffse_lite as ul
+from udiffse_lite import examples, viz
+from udiffse_lite.exercises import ch00
+
+FAST = ul.FAST  # UDIFFSE_FAST=1: every chapter shrinks its knobs and runs in well under a minute
+
+# %% [markdown]
+# ## The environment
+#
+# The course needs only PyTorch and a few scientific Python packages. A GPU makes the *full*
+# mode of later chapters (training a prior, sampling with 30 steps) take minutes instead of
+# an hour, but nothing requires one: every computation also runs on a CPU.
+
+# %%
+device = "cuda" if torch.cuda.is_available() else "cpu"
+print(f"Python {platform.python_version()}, torch {torch.__version__}, udiffse_lite {ul.__version__}")
+print(f"device: {device}" + (f" ({torch.cuda.get_device_name(0)})" if device == "cuda" else ""))
+print(f"fast mode: {FAST}")
+
+# %% [markdown]
+# On Colab, pick *Runtime → Change runtime type → GPU* before running anything.
+#
+# **Fast mode.** Every chapter reads one switch, `ul.FAST`, set by the environment variable
+# `UDIFFSE_FAST=1` before Python starts. Knobs shrink right next to where they are defined,
+# for example `n_steps = 30 if not FAST else 4`, so you always see both values. Continuous
+# integration and the rendered book run fast mode; on a GPU you want the full mode.
+
+# %% [markdown]
+# ## The package map
+#
+# `udiffse_lite` has one module per concept, and each module's docstring names the chapter
+# that teaches it. The chapters derive a small version of each piece in front of you, then
+# import the package's version and check that the two agree.
+
+# %%
+import importlib
+
+for name in ["spectral", "sde", "priors", "unet", "training", "samplers", "nmf", "metrics",
+             "visual", "examples", "viz"]:
+    try:
+        mod = importlib.import_module(f"udiffse_lite.{name}")
+        doc = (mod.__doc__ or "").strip().splitlines()[0]
+    except ImportError as e:  # a module still being written
+        doc = f"(not available: {e})"
+    print(f"ul.{name:9s} {doc}")
+
+# %% [markdown]
+# ## A built-in example
+#
+# The package ships four short utterances with a rendered video of the speaker's mouth, so
+# that no chapter needs a download. Two are spoken by voices the teaching priors were trained
+# on (*matched*), two by voices they never heard (*mismatched*).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(examples.list_examples())
+ex = examples.load_example("matched-1")
+print(ex.sr, ex.speech.shape, ex.speech.dtype, ex.lips.shape, ex.lips.dtype)
+print(f"{ch00.duration_seconds(ex.speech, ex.sr):.2f} s:", repr(ex.text))
+
+# %%
+fig, ax = viz.plot_waveform(ex.speech, ex.sr, title=f"{ex.name}: {ex.text}")
+
+# %%
+fig, ax = viz.plot_spectrogram(ex.speech, ex.sr, title="clean speech (STFT magnitude)")
+
+# %% [markdown]
+# The horizontal stripes are the harmonics of the voice; the dark gaps are pauses between
+# words. **Question:** where in the figure would a fricative such as the *s* of *baskets*
+# appear, and why is it so different from the vowels?
+
+# %%
+fig, ax = viz.plot_lips(ex.lips, n=8, title="the mouth at eight instants (25 frames per second)")
+
+# %% [markdown]
+# ## Speech in noise
+#
+# `noisy_example` mixes an utterance with a noise recording at a chosen signal-to-noise ratio
+# (SNR), measured on the *active* speech, as speech-enhancement corpora do. Listen to both.
+
+# %%
+snr_db = 0
+mix = examples.noisy_example("matched-1", noise="babble", snr_db=snr_db, seed=0)
+viz.audio_table({"noisy (0 dB babble)": mix["x"], "clean": mix["s"]}, sr=mix["sr"])
+
+# %%
+fig, axes = viz.compare_spectrograms({"noisy": mix["x"], "clean": mix["s"]}, sr=mix["sr"])
+
+# %% [markdown]
+# Both panels share one colour scale, so equal colours mean equal levels. **Question:** which
+# parts of the speech survive the babble, and which are lost?
+#
+# The whole course is about going from the left panel to the right one *without ever training
+# on such pairs*: a diffusion model learns what clean speech looks like, a small statistical
+# model learns the noise of this one recording, and Bayes' rule does the rest.
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. The mixture above is at 0 dB *active-speech* SNR. Compute the *global* SNR
+#    $10\log_{10}\big(\sum_n s[n]^2 / \sum_n n[n]^2\big)$ of `mix["s"]` and `mix["n"]`.
+#    Is it higher or lower than 0 dB, and why?
+# 2. Load `"mismatched-1"` and plot its spectrogram next to `"matched-1"` with
+#    `viz.compare_spectrograms`. What differs between the two voices?
+#
+# Solutions: `udiffse_lite.exercises.ch00`.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(f"global SNR: {ch00.snr_db(mix['s'], mix['n']):.1f} dB (active-speech SNR: {snr_db} dB)")
+
+# %% [markdown]
+# Pauses contain no speech but plenty of noise, so the global SNR is lower than the SNR
+# measured on active speech.
+#
+# ## In this chapter we
+#
+# * checked the environment and met fast mode (`UDIFFSE_FAST=1`, `ul.FAST`);
+# * toured the package, one module per concept;
+# * loaded a built-in utterance with its lip video and listened to it clean and in babble noise.
+#
+# Next: [01. Speech in the STFT domain](01_stft_domain.ipynb), where the waveform becomes the
+# complex spectrogram every model in the course works on.
