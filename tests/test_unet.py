@@ -1,0 +1,146 @@
+"""Tests of the score U-Net (udiffse_lite.unet)."""
+import pytest
+import torch
+
+from udiffse_lite.priors import ScorePrior
+from udiffse_lite.unet import ScoreUNet, UNetConfig, attention
+
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+SMALL = dict(nf=8, ch_mult=(1, 2, 2), num_res_blocks=1, n_freq=64)  # factor 4, ~60 k parameters: fast
+
+
+def small_net(seed=0, **kw):
+    torch.manual_seed(seed)
+    return ScoreUNet(UNetConfig(**{**SMALL, **kw}))
+
+
+def randomise(net, seed=1, std=0.1):
+    """Give the (near-)zero-initialised output layers real weights so every path matters."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in net.parameters():
+            if p.requires_grad:
+                p.add_(std * torch.randn(p.shape, generator=g))
+    return net.eval()
+
+
+def inputs(B=2, F=64, T=16, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(B, 2, F, T, generator=g), 0.03 + 0.97 * torch.rand(B, generator=g)
+
+
+@pytest.mark.parametrize("F,T", [(256, 8), (64, 4), (64, 32), (32, 12), (128, 40)])
+def test_output_shape_audio_only(F, T):
+    net = small_net()
+    x, t = inputs(F=F, T=T)
+    with torch.no_grad():
+        assert net(x, t).shape == (2, 2, F, T)
+
+
+@pytest.mark.parametrize("T", [1, 5, 17, 37])
+def test_scoreprior_pads_time_not_a_multiple(T):
+    net = small_net()
+    prior = ScorePrior(net)
+    s = torch.randn(2, 64, T, dtype=torch.complex64)
+    with torch.no_grad():
+        score = prior.score(s, 0.5)
+    assert score.shape == (2, 64, T) and score.dtype == torch.complex64
+
+
+def test_bad_shapes_raise_clear_errors():
+    net = small_net()
+    x, t = inputs(T=10)
+    with pytest.raises(ValueError, match="multiples of 4"):
+        net(x, t)
+    with pytest.raises(ValueError, match="real/imag"):
+        net(torch.randn(2, 3, 256, 16), t)
+    with pytest.raises(ValueError, match="video_dim"):
+        UNetConfig(conditioning="cross_attention")
+    with pytest.raises(ValueError, match="conditioning"):
+        UNetConfig(conditioning="concat", video_dim=4)
+    with pytest.raises(ValueError, match="unknown tier"):
+        UNetConfig.tier("huge")
+
+
+@pytest.mark.parametrize("conditioning", ["cross_attention", "film"])
+def test_video_changes_output_and_none_runs(conditioning):
+    net = randomise(small_net(video_dim=6, conditioning=conditioning, attn_dim=16))
+    x, t = inputs(T=20)
+    g = torch.Generator().manual_seed(3)
+    v1, v2 = torch.randn(2, 4, 6, generator=g), torch.randn(2, 4, 6, generator=g)
+    with torch.no_grad():
+        o1, o2, o_none = net(x, t, v1), net(x, t, v2), net(x, t, None)
+        o_mask = net(x, t, v1, uncond_mask=torch.tensor([True, False]))
+    assert o1.shape == o_none.shape == (2, 2, 64, 20)
+    assert (o1 - o2).abs().max() > 1e-4, "changing the video must change the output"
+    assert (o1 - o_none).abs().max() > 1e-4
+    # a dropped sample is exactly the audio-only path, the other one keeps its video
+    torch.testing.assert_close(o_mask[0], o_none[0])
+    torch.testing.assert_close(o_mask[1], o1[1])
+    # the batch of v may be 1 and broadcast
+    with torch.no_grad():
+        torch.testing.assert_close(net(x[:1], t[:1], v1[:1]), o1[:1], rtol=1e-4, atol=1e-5)
+
+
+def test_video_errors():
+    net = small_net(video_dim=6, conditioning="cross_attention")
+    x, t = inputs(T=8)
+    with pytest.raises(ValueError, match=r"\(B, T_v, 6\)"):
+        net(x, t, torch.randn(2, 4, 5))
+    with pytest.raises(ValueError, match="64"):
+        net(torch.randn(1, 2, 32, 8), t[:1], torch.randn(1, 4, 6))
+
+
+def test_attention_matches_manual_and_unscaled_flag():
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 1, 7, 5, generator=g) for _ in range(3))
+    ref = torch.softmax(q @ k.transpose(-2, -1) / 5 ** 0.5, -1) @ v
+    torch.testing.assert_close(attention(q, k, v, 5 ** -0.5), ref)
+    a = randomise(small_net(video_dim=6, conditioning="cross_attention"))
+    b = small_net(video_dim=6, conditioning="cross_attention", attn_unscaled=True)
+    b.load_state_dict(a.state_dict())
+    x, t = inputs(T=8)
+    vv = 3 * torch.randn(2, 4, 6, generator=g)
+    with torch.no_grad():
+        assert (a(x, t, vv) - b.eval()(x, t, vv)).abs().max() > 1e-5
+
+
+def test_time_embedding_matters_and_determinism():
+    net = randomise(small_net())
+    x, t = inputs(T=8)
+    with torch.no_grad():
+        o1 = net(x, t)
+        assert (o1 - net(x, t * 0.5)).abs().max() > 1e-5
+        torch.testing.assert_close(o1, net(x, t), rtol=0, atol=0)  # same input, same output
+    net2 = randomise(small_net())  # same seeds, same weights
+    for p, q in zip(net.parameters(), net2.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_checkpoint_roundtrip(tmp_path):
+    net = randomise(small_net(video_dim=6, conditioning="film"))
+    prior = ScorePrior(net)
+    prior.save(tmp_path / "p.pt", steps=1)
+    loaded = ScorePrior.from_checkpoint(tmp_path / "p.pt")
+    s = torch.randn(2, 64, 9, dtype=torch.complex64)
+    v = torch.randn(2, 3, 6)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.score(s, 0.4, v), prior.eval().score(s, 0.4, v))
+
+
+def test_param_counts_per_tier():
+    counts = {}
+    for tier in ("tiny", "colab", "paper"):
+        for vd in (0, 768 if tier == "paper" else 128):
+            cfg = UNetConfig.tier(tier, video_dim=vd)
+            net = ScoreUNet(cfg)
+            counts[(tier, vd)] = net.n_params()
+            assert net.downsample_factor == 2 ** (len(cfg.ch_mult) - 1)
+    for k, n in counts.items():
+        print(f"{k[0]:6s} video_dim={k[1]:4d}: {n / 1e6:.3f} M parameters")
+    assert 1e6 <= counts[("tiny", 0)] <= 3e6
+    assert 1e6 <= counts[("tiny", 128)] <= 3e6
+    assert 8e6 <= counts[("colab", 0)] <= 12e6
+    assert abs(counts[("paper", 0)] / 27.7e6 - 1) < 0.01
+    assert abs(counts[("paper", 768)] / 29.4e6 - 1) < 0.01
