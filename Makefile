@@ -1,0 +1,65 @@
+# udiffse_lite: the two commands a newcomer runs are `make demo` and `make test`.
+# Every target installs what it needs on a fresh machine (apt packages included).
+#
+# Torch: on this project's CI machines `pip install torch==2.13.0` gives a local CPU
+# build in seconds, while a bare `torch` pulls several GB of CUDA wheels. Override
+# with `make TORCH_SPEC="torch==X.Y.Z" ...`. Torch is installed only if the venv
+# has none; on Colab use the notebooks' setup cells, which never reinstall torch.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TORCH_SPEC ?= torch==2.13.0
+
+
+.PHONY: help venv install system-deps demo test unit notebooks book corpus train-tiny table1 bench clean
+
+help:
+	@echo "make demo     enhance built-in noisy examples (installs what it needs)"
+	@echo "make test     unit tests + every chapter under nbval + the book (what CI runs)"
+	@echo "make book     build the Jupyter Book offline into book/_build/html"
+	@echo "make corpus   build the 'small' teaching corpus into data/corpus"
+	@echo "make table1   Table I in miniature (needs the corpus and the priors)"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+venv: $(PY)
+	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q "$(TORCH_SPEC)"
+
+install: venv
+	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+
+system-deps:
+	@if command -v espeak-ng >/dev/null && command -v flite >/dev/null && command -v festival >/dev/null \
+		&& command -v mbrola >/dev/null && [ -d /usr/share/mbrola/us1 ]; then \
+		echo "speech engines already installed"; else bash scripts/install_system_deps.sh; fi
+
+demo: install
+	$(PY) -m udiffse_lite demo --out outputs/demo
+
+unit: install system-deps
+	UDIFFSE_FAST=1 $(PY) -m pytest -q tests
+
+notebooks: install
+	UDIFFSE_FAST=1 $(PY) scripts/nbcheck.py check
+	UDIFFSE_FAST=1 $(PY) scripts/nbcheck.py test
+
+book: install
+	UDIFFSE_FAST=1 $(PY) scripts/nbcheck.py book
+
+test: unit notebooks book
+
+corpus: install system-deps
+	$(PY) -m udiffse_lite corpus --preset small --out data/corpus
+
+table1: install
+	$(PY) benchmarks/table1.py
+
+bench: install
+	$(PY) benchmarks/bench_samplers.py --tiers tiny
+
+clean:
+	rm -rf book/_build outputs .pytest_cache
