@@ -1,0 +1,125 @@
+"""Checkpoints, load_pretrained, the baseline and the command line, with a very small network."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import udiffse_lite as ul
+from udiffse_lite import cli
+from udiffse_lite.priors import ScorePrior
+from udiffse_lite.unet import ScoreUNet, UNetConfig
+
+MINI = dict(nf=8, ch_mult=(1, 2), mid_attention=False, resample_blocks=False)
+
+
+def mini_prior(video_dim=0):
+    torch.manual_seed(0)
+    cfg = UNetConfig(**MINI, video_dim=video_dim, conditioning="cross_attention" if video_dim else "none",
+                     attn_dim=16 if video_dim else 0)
+    return ScorePrior(ScoreUNet(cfg)).eval()
+
+
+def test_checkpoint_round_trip(tmp_path):
+    p = mini_prior()
+    path = p.save(tmp_path / "p.pt", steps=3)
+    q = ScorePrior.from_checkpoint(path)
+    assert q.meta["steps"] == 3
+    S = torch.randn(2, 256, 20, dtype=torch.complex64)
+    torch.testing.assert_close(q.score(S, 0.5), p.score(S, 0.5))
+
+
+def test_score_is_minus_net_over_sigma():
+    p = mini_prior()
+    S = torch.randn(1, 256, 16, dtype=torch.complex64)
+    t = torch.tensor([0.4])
+    out = p.net(torch.stack([S.real, S.imag], 1), t, None)
+    expected = -torch.complex(out[:, 0], out[:, 1]) / p.sde.std(t)
+    torch.testing.assert_close(p.score(S, t), expected)
+
+
+def test_checkpoint_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        ScorePrior.from_checkpoint(tmp_path / "nope.pt")
+    (tmp_path / "junk.pt").write_bytes(b"\x00garbage")
+    with pytest.raises(ValueError, match="corrupt"):
+        ScorePrior.from_checkpoint(tmp_path / "junk.pt")
+    torch.save({"hello": torch.zeros(1)}, tmp_path / "foreign.pt")
+    with pytest.raises(ValueError, match="not a udiffse_lite"):
+        ScorePrior.from_checkpoint(tmp_path / "foreign.pt")
+    path = mini_prior().save(tmp_path / "p.pt")
+    with pytest.raises(ValueError, match="another config"):
+        ScorePrior.from_checkpoint(path, expect_config={"nf": 128})
+    # truncated file
+    data = path.read_bytes()
+    (tmp_path / "trunc.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="corrupt"):
+        ScorePrior.from_checkpoint(tmp_path / "trunc.pt")
+
+
+def test_load_pretrained_unknown_name():
+    with pytest.raises(ValueError, match="unknown pretrained prior"):
+        ul.load_pretrained("huge-xl")
+
+
+def test_video_with_audio_only_prior_is_an_error():
+    with pytest.raises(ValueError, match="audio-only"):
+        mini_prior().score(torch.zeros(1, 256, 8, dtype=torch.complex64), 0.5, video=torch.zeros(1, 2, 16))
+
+
+def test_av_prior_uses_video():
+    p = mini_prior(video_dim=16)
+    S = torch.randn(1, 256, 16, dtype=torch.complex64)
+    v1, v2 = torch.randn(1, 5, 16), torch.randn(1, 5, 16)
+    assert not torch.allclose(p.score(S, 0.5, v1), p.score(S, 0.5, v2))
+    assert p.score(S, 0.5, None).shape == S.shape  # the audio-only path of the same network
+
+
+def test_wiener_baseline_improves_white_noise():
+    from udiffse_lite.baselines import wiener_minstats
+    from udiffse_lite.examples import noisy_example
+
+    m = noisy_example("matched-1", noise="white", snr_db=0)
+    est = wiener_minstats(m["x"])
+    assert est.shape == m["x"].shape
+    assert ul.metrics.si_sdr(est, m["s"]) > ul.metrics.si_sdr(m["x"], m["s"]) + 5
+
+
+def test_cli_enhance_wav_from_outside_the_corpus(tmp_path):
+    # a wav written here (any rate, stereo), a small checkpoint, the real command line
+    import soundfile as sf
+
+    rng = np.random.default_rng(0)
+    t = np.arange(int(1.3 * 22050)) / 22050
+    y = 0.3 * np.sin(2 * np.pi * 220 * t) + 0.05 * rng.standard_normal(t.size)
+    sf.write(tmp_path / "noisy.wav", np.stack([y, y], 1), 22050)
+    ck = mini_prior().save(tmp_path / "mini.pt")
+    out = tmp_path / "enhanced.wav"
+    rc = cli.main(["enhance", str(tmp_path / "noisy.wav"), "--out", str(out), "--checkpoint", str(ck),
+                   "--steps", "3", "--samples", "1"])
+    assert rc == 0
+    z, sr = sf.read(out)
+    assert sr == 22050 and z.shape == (t.size,)
+
+
+def test_cli_enhance_refuses_to_overwrite_input(tmp_path):
+    import soundfile as sf
+
+    sf.write(tmp_path / "a.wav", np.zeros(4000), 16000)
+    with pytest.raises(SystemExit, match="never overwritten"):
+        cli.main(["enhance", str(tmp_path / "a.wav"), "--out", str(tmp_path / "a.wav")])
+    with pytest.raises(SystemExit, match="does not exist"):
+        cli.main(["enhance", str(tmp_path / "missing.wav"), "--out", str(tmp_path / "b.wav")])
+
+
+def test_cli_reports_bad_input_without_traceback(tmp_path):
+    import soundfile as sf
+
+    sf.write(tmp_path / "short.wav", np.zeros(100), 16000)
+    ck = mini_prior().save(tmp_path / "mini.pt")
+    r = subprocess.run([sys.executable, "-m", "udiffse_lite", "enhance", str(tmp_path / "short.wav"),
+                        "--out", str(tmp_path / "o.wav"), "--checkpoint", str(ck)],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "shorter than one STFT frame" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "o.wav").exists()
