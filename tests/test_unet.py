@@ -5,7 +5,7 @@ import torch
 from udiffse_lite.priors import ScorePrior
 from udiffse_lite.unet import ScoreUNet, UNetConfig, attention
 
-torch.set_num_threads(min(2, torch.get_num_threads()))
+torch.set_num_threads(1)  # small tensors: one thread avoids spin-waits on a shared CPU
 
 SMALL = dict(nf=8, ch_mult=(1, 2, 2), num_res_blocks=1, n_freq=64)  # factor 4, ~60 k parameters: fast
 

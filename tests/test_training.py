@@ -1,0 +1,222 @@
+"""Tests of udiffse_lite.training and udiffse_lite.recipes (tiny networks, synthetic data)."""
+import argparse
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from udiffse_lite.priors import ScorePrior
+from udiffse_lite.sde import OUVESDE
+from udiffse_lite.training import Trainer, TrainConfig, dsm_loss, setup_distributed, step_generator
+from udiffse_lite.unet import ScoreUNet, UNetConfig
+
+torch.set_num_threads(1)  # small tensors: one thread avoids spin-waits on a shared CPU
+
+P = 6  # video feature size of the synthetic data
+NET = dict(nf=4, ch_mult=(1, 2), num_res_blocks=1, mid_attention=False)  # ~10 k parameters
+
+
+class Synthetic:
+    """Items like CropDataset's: 'audio' (L,) float32 and optionally 'video' (51, P) float32."""
+
+    def __init__(self, n=5, video=True, samples=(64 - 1) * 128):
+        self.n, self.video, self.samples = n, video, samples
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        g = torch.Generator().manual_seed(1000 + i)
+        item = {"audio": (0.1 * torch.randn(self.samples, generator=g)).numpy()}
+        if self.video:
+            item["video"] = torch.randn(13, P, generator=g).numpy()
+        return item
+
+
+def make_net(av=True, seed=0):
+    torch.manual_seed(seed)
+    if av:
+        return ScoreUNet(UNetConfig(**NET, video_dim=P, conditioning="cross_attention", attn_dim=8))
+    return ScoreUNet(UNetConfig(**NET))
+
+
+def make_trainer(tmp=None, av=True, steps=4, seed=0, **kw):
+    cfg = TrainConfig(batch_size=2, crop_frames=32, steps=steps, seed=seed, val_every=0, ckpt_every=0,
+                      p_uncond=0.5 if av else 0.0, lr=1e-3, **kw)
+    return Trainer(make_net(av), Synthetic(video=av), cfg, out_dir=tmp, device="cpu", progress=False,
+                   meta={"data": "synthetic"})
+
+
+class ZeroNet(torch.nn.Module):
+    downsample_factor = 1
+    config = UNetConfig(nf=4, ch_mult=(1,))
+
+    def forward(self, x, t, v=None, uncond_mask=None):
+        return torch.zeros_like(x)
+
+
+def test_dsm_loss_of_zero_network_is_mean_z_squared():
+    s = 0.3 * torch.randn(4, 256, 64, dtype=torch.complex64)
+    loss = dsm_loss(ZeroNet(), OUVESDE(), s, generator=torch.Generator().manual_seed(0))
+    assert loss.item() == pytest.approx(1.0, abs=0.02)  # E|z|^2 = 1 for circular complex z
+
+
+def test_dsm_loss_equals_sigma_score_plus_z():
+    """The loss is the documented |sigma_t * score(s_t, t) + z|^2 with the prior's own score."""
+    sde = OUVESDE()
+    net = make_net(av=False).eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    prior = ScorePrior(net, sde)
+    s = 0.3 * torch.randn(2, 256, 24, dtype=torch.complex64)
+    with torch.no_grad():
+        loss = dsm_loss(prior, sde, s, generator=torch.Generator().manual_seed(5))
+        g = torch.Generator().manual_seed(5)  # replay the same t and z
+        t = sde.t_eps + (1 - sde.t_eps) * torch.rand(2, generator=g)
+        s_t, z = sde.perturb(s, t, g)
+        sigma = sde.std(t)[:, None, None]
+        expected = (sigma * prior.score(s_t, t) + z).abs().pow(2).mean()
+    assert 0.01 < t.min() and t.max() <= 1
+    torch.testing.assert_close(loss, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_dsm_loss_rejects_real_input():
+    with pytest.raises(ValueError, match="complex"):
+        dsm_loss(ZeroNet(), OUVESDE(), torch.randn(2, 256, 8))
+
+
+def test_ema_warmup_schedule():
+    d = [Trainer.ema_decay_at(k, 0.999) for k in range(20000)]
+    assert d[0] == pytest.approx(0.1) and d[8] == pytest.approx(0.5)
+    assert max(d) == 0.999 and all(a <= b for a, b in zip(d, d[1:]))
+    assert np.prod(d[:50]) < 1e-6  # the initial weights are forgotten within ~50 steps
+    assert Trainer.ema_decay_at(0, 0.999, warmup=False) == 0.999
+
+
+def test_same_seed_gives_identical_weights_and_training_moves_them():
+    a, b = make_trainer(steps=3), make_trainer(steps=3)
+    init = [p.clone() for p in a.net.parameters()]
+    a.train(), b.train()
+    for p, q, p0 in zip(a.net.parameters(), b.net.parameters(), init):
+        assert torch.equal(p, q)
+    for e, f in zip(a.ema.parameters(), b.ema.parameters()):
+        assert torch.equal(e, f)
+    assert any(not torch.equal(p, p0) for p, p0 in zip(a.net.parameters(), init))
+    c = make_trainer(steps=3, seed=1)
+    c.train()
+    assert any(not torch.equal(p, q) for p, q in zip(a.net.parameters(), c.net.parameters()))
+
+
+def test_resume_after_n_equals_2n_straight(tmp_path):
+    straight = make_trainer(steps=4)
+    straight.train()
+    first = make_trainer(tmp_path / "run", steps=2)
+    first.train()
+    resumed = make_trainer(tmp_path / "run", steps=4, seed=0)
+    torch.manual_seed(123)  # a fresh process: other init, other global RNG; the checkpoint restores all
+    resumed.net.load_state_dict(make_net(seed=7).state_dict())
+    assert resumed.load_checkpoint(tmp_path / "run" / "last.pt") == 2
+    resumed.train()
+    assert resumed.step == 4
+    for p, q in zip(straight.net.parameters(), resumed.net.parameters()):
+        assert torch.equal(p, q)
+    for p, q in zip(straight.ema.parameters(), resumed.ema.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_outputs_prior_checkpoint_and_metadata(tmp_path):
+    tr = make_trainer(tmp_path, steps=2)
+    tr.cfg.val_every = 1
+    meta = tr.train()
+    assert (tmp_path / "last.pt").exists() and not list(tmp_path.glob("*.tmp"))
+    prior = ScorePrior.from_checkpoint(tmp_path / "prior.pt")
+    for key in ("steps", "wall_time_s", "hardware", "val_loss", "data", "train_config"):
+        assert key in prior.meta
+    assert prior.meta["steps"] == 2 and np.isfinite(prior.meta["val_loss"]) and meta["steps"] == 2
+    for p, q in zip(prior.net.parameters(), tr.ema.parameters()):  # the EMA weights are shipped
+        assert torch.equal(p, q)
+    s = 0.1 * torch.randn(1, 256, 10, dtype=torch.complex64)
+    with torch.no_grad():
+        assert prior.score(s, 0.5, torch.randn(1, 3, P)).shape == (1, 256, 10)
+        assert prior.score(s, 0.5).shape == (1, 256, 10)  # the AV prior also runs audio-only
+    with pytest.raises(ValueError, match="net config"):
+        Trainer(make_net(av=False), Synthetic(video=False), TrainConfig(), device="cpu").load_checkpoint(
+            tmp_path / "last.pt")
+
+
+def test_batches_crops_and_errors():
+    tr = make_trainer()
+    assert sorted(tr._indices(0) + tr._indices(1) + tr._indices(2)[:1]) == [0, 1, 2, 3, 4]  # one epoch
+    g = step_generator(0, 0)
+    audio = torch.randn(2, (64 - 1) * 128)
+    video = torch.arange(13.0)[None, :, None].expand(2, 13, P)
+    S, v = tr.make_batch(audio, video, g)
+    assert S.shape == (2, 256, 32) and S.abs().amax(dim=(1, 2)).allclose(torch.ones(2))
+    assert v.shape == (2, 7, P) and torch.all(v[:, 1:, 0] - v[:, :-1, 0] == 1)  # consecutive frames
+    with pytest.raises(ValueError, match="no 'video'"):
+        Trainer(make_net(av=True), Synthetic(video=False), TrainConfig(batch_size=2, crop_frames=32),
+                device="cpu", progress=False).train_step()
+    with pytest.raises(ValueError, match="crop_frames"):
+        make_trainer(crop_frames=512) if False else Trainer(
+            make_net(av=False), Synthetic(video=False), TrainConfig(batch_size=2, crop_frames=128),
+            device="cpu", progress=False).train_step()
+    with pytest.raises(ValueError, match="p_uncond"):
+        TrainConfig(p_uncond=1.5)
+
+
+def test_distributed_path_importable_and_single_process_default(monkeypatch):
+    from torch.nn.parallel import DistributedDataParallel  # noqa: F401
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert setup_distributed("cpu") == (0, 1, torch.device("cpu"))
+
+
+def _ddp_worker(rank, world, port, out_dir):
+    os.environ.update(WORLD_SIZE=str(world), RANK=str(rank), LOCAL_RANK=str(rank),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    tr = make_trainer(out_dir, steps=2)
+    tr.train()
+    torch.save([p.detach() for p in tr.net.parameters()], os.path.join(out_dir, f"w{rank}.pt"))
+    torch.distributed.destroy_process_group()
+
+
+def test_ddp_two_processes_gloo(tmp_path):
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(_ddp_worker, args=(2, port, str(tmp_path)), nprocs=2, join=True)
+    w0, w1 = (torch.load(tmp_path / f"w{r}.pt") for r in range(2))
+    for a, b in zip(w0, w1):
+        assert torch.equal(a, b)  # gradients are all-reduced: both ranks hold the same model
+    assert (tmp_path / "prior.pt").exists()  # written by rank 0
+
+
+def test_recipes_and_cli():
+    from udiffse_lite import recipes
+
+    assert set(recipes.RECIPES) == {"tiny-ao", "tiny-av", "colab-ao", "colab-av", "paper-ao", "paper-av"}
+    for name, r in recipes.RECIPES.items():
+        assert r.audio_visual == name.endswith("-av")
+        assert r.train.crop_frames in (128, 256)
+        assert r.train.p_uncond == (0.1 if r.audio_visual else 0.0)
+    net = recipes.build_net(recipes.get_recipe("tiny-av"), video_dim=P)
+    assert net.config.conditioning == "cross_attention" and 1e6 < net.n_params() < 3e6
+    with pytest.raises(ValueError, match="video_dim"):
+        recipes.build_net(recipes.get_recipe("tiny-av"))
+    with pytest.raises(ValueError, match="unknown recipe"):
+        recipes.get_recipe("huge-av")
+    parser = argparse.ArgumentParser()
+    recipes.add_cli(parser.add_subparsers(dest="cmd"))
+    args = parser.parse_args(["train", "--config", "tiny-av", "--corpus", "c", "--features", "lips",
+                              "--out", "runs/x", "--steps", "5", "--resume", "--max-minutes", "1.5",
+                              "--device", "cpu"])
+    assert args.func is recipes.train_from_args
+    assert (args.steps, args.resume, args.max_minutes, args.device) == (5, True, 1.5, "cpu")

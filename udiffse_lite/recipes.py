@@ -1,0 +1,171 @@
+"""Named training recipes and the ``train`` command line.
+
+A recipe is a network tier, a conditioning and the training hyperparameters::
+
+    python -m udiffse_lite train --config tiny-av --corpus data/corpus --features lips \\
+        --out runs/tiny-av [--steps N] [--resume] [--max-minutes M] [--device cpu|cuda]
+
+writes ``runs/tiny-av/last.pt`` (resumable), ``runs/tiny-av/prior.pt`` (the EMA
+prior, loadable with ``ScorePrior.from_checkpoint``) and
+``runs/tiny-av/model_card.json`` (the facts a model card needs). Under
+``torchrun --nproc_per_node=K`` the same command trains with DDP.
+
+Notebook: 03_score_matching.ipynb
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .training import TrainConfig
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A named training setup.
+
+    Attributes:
+        tier: ``UNetConfig.tier`` name.
+        conditioning: ``"none"`` (audio-only) or ``"cross_attention"`` / ``"film"``.
+        train: the :class:`~udiffse_lite.training.TrainConfig`.
+        note: where the numbers come from and what the run costs.
+
+    Notebook: 03_score_matching.ipynb
+    """
+
+    tier: str
+    conditioning: str
+    train: TrainConfig = field(default_factory=TrainConfig)
+    note: str = ""
+
+    @property
+    def audio_visual(self) -> bool:
+        return self.conditioning != "none"
+
+
+def _tc(**kw) -> TrainConfig:
+    return TrainConfig(**kw)
+
+
+RECIPES: dict[str, Recipe] = {
+    "tiny-ao": Recipe("tiny", "none", _tc(batch_size=8, crop_frames=128, lr=2e-4, steps=2000, ema_decay=0.999,
+                                          val_every=250, ckpt_every=250),
+                      "2-core CPU: 128-frame crops and a larger lr so ~30-60 min gives a usable prior"),
+    "tiny-av": Recipe("tiny", "cross_attention",
+                      _tc(batch_size=8, crop_frames=128, lr=2e-4, steps=2000, ema_decay=0.999, p_uncond=0.1,
+                          val_every=250, ckpt_every=250),
+                      "as tiny-ao, with 10 % condition dropout so the prior also runs audio-only"),
+    "colab-ao": Recipe("colab", "none", _tc(batch_size=8, crop_frames=256, lr=1e-4, steps=6000, ema_decay=0.999,
+                                            val_every=1000, ckpt_every=500),
+                       "one Colab T4, fp16 AMP; sized to finish in under an hour (an estimate, not measured)"),
+    "colab-av": Recipe("colab", "cross_attention",
+                       _tc(batch_size=8, crop_frames=256, lr=1e-4, steps=6000, ema_decay=0.999, p_uncond=0.1,
+                           val_every=1000, ckpt_every=500),
+                       "as colab-ao, with 10 % condition dropout"),
+    "paper-ao": Recipe("paper", "none", _tc(batch_size=8, crop_frames=256, lr=1e-4, steps=200_000, ema_decay=0.999,
+                                            val_every=5000, ckpt_every=2000),
+                       "NCSN++M (27.7 M) with SGMSE's lr / EMA / 256-frame crops; the step budget is ours"),
+    "paper-av": Recipe("paper", "cross_attention",
+                       _tc(batch_size=8, crop_frames=256, lr=1e-4, steps=200_000, ema_decay=0.999, p_uncond=0.1,
+                           val_every=5000, ckpt_every=2000),
+                       "NCSN++M + light cross-attention (29.4 M with 768-dim AV-HuBERT features)"),
+}
+
+
+def get_recipe(name: str) -> Recipe:
+    """Look up a recipe by name.
+
+    Notebook: 03_score_matching.ipynb
+    """
+    if name not in RECIPES:
+        raise ValueError(f"unknown recipe {name!r}; choose one of {sorted(RECIPES)}")
+    return RECIPES[name]
+
+
+def build_net(recipe: Recipe, video_dim: int = 0, seed: int = 0):
+    """The recipe's ``ScoreUNet``, initialised from ``seed``.
+
+    Notebook: 03_score_matching.ipynb
+    """
+    import torch
+
+    from .unet import ScoreUNet, UNetConfig
+
+    if recipe.audio_visual and video_dim <= 0:
+        raise ValueError("an audio-visual recipe needs video_dim > 0 (the feature size of the corpus' video)")
+    cfg = UNetConfig.tier(recipe.tier, video_dim=video_dim if recipe.audio_visual else 0,
+                          conditioning=recipe.conditioning)
+    torch.manual_seed(seed)
+    return ScoreUNet(cfg)
+
+
+def train_from_args(args) -> dict:
+    """Run the ``train`` subcommand (the ``func`` of its parser)."""
+    import torch
+
+    from .training import Trainer
+
+    recipe = get_recipe(args.config)
+    overrides = {}
+    if args.steps is not None:
+        overrides["steps"] = args.steps
+    if args.seed is not None:
+        overrides["seed"] = args.seed
+    tcfg = TrainConfig(**{**asdict(recipe.train), **overrides})
+    features = args.features
+    if recipe.audio_visual and not features:
+        raise ValueError(f"recipe {args.config} is audio-visual: pass --features lips or --features <dir>")
+    try:
+        from .data.datasets import CropDataset
+    except ImportError as e:  # the data package is written alongside this one
+        raise ValueError(f"udiffse_lite.data.CropDataset is not available ({e}); build the corpus first") from e
+    feats = features if recipe.audio_visual else None
+    train_set = CropDataset(args.corpus, split="train", features=feats, seed=tcfg.seed)
+    try:
+        val_set = CropDataset(args.corpus, split="valid", features=feats, seed=tcfg.seed)
+        if len(val_set) == 0:
+            val_set = None
+    except (FileNotFoundError, ValueError):
+        val_set = None
+    video_dim = int(train_set[0]["video"].shape[-1]) if recipe.audio_visual else 0
+    net = build_net(recipe, video_dim, seed=tcfg.seed)
+    out = Path(args.out)
+    meta = {"recipe": args.config, "data": {"corpus": str(args.corpus), "features": features},
+            "note": recipe.note}
+    trainer = Trainer(net, train_set, tcfg, val_set=val_set, out_dir=out, device=args.device, meta=meta)
+    last = out / "last.pt"
+    if args.resume:
+        if last.exists():
+            trainer.load_checkpoint(last)
+        else:
+            print(f"--resume: {last} does not exist yet, starting from scratch")
+    elif last.exists():
+        raise ValueError(f"{last} exists; pass --resume to continue that run or choose another --out")
+    meta = trainer.train(max_minutes=args.max_minutes)
+    if trainer.rank == 0:
+        card = {**meta, "net_config": asdict(trainer.net.config),
+                "files": {"prior": str(out / "prior.pt"), "resumable": str(last)}}
+        (out / "model_card.json").write_text(json.dumps(card, indent=2, default=str))
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+    return meta
+
+
+def add_cli(subparsers) -> None:
+    """Register the ``train`` subcommand on an ``argparse`` subparsers object.
+
+    Notebook: 03_score_matching.ipynb
+    """
+    p = subparsers.add_parser("train", help="train a score prior from a named recipe",
+                              description="Train a diffusion speech prior (DSM loss, EMA, resumable).")
+    p.add_argument("--config", required=True, choices=sorted(RECIPES), help="recipe name")
+    p.add_argument("--corpus", required=True, help="corpus directory (see `python -m udiffse_lite data`)")
+    p.add_argument("--features", default=None, help="'lips' or a directory of video features (AV recipes)")
+    p.add_argument("--out", required=True, help="run directory: last.pt, prior.pt, model_card.json")
+    p.add_argument("--steps", type=int, default=None, help="total steps (overrides the recipe)")
+    p.add_argument("--seed", type=int, default=None, help="seed (overrides the recipe's 0)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    p.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this wall time")
+    p.add_argument("--device", default=None, choices=["cpu", "cuda"], help="default: cuda if available")
+    p.set_defaults(func=train_from_args)

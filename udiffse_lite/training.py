@@ -1,0 +1,483 @@
+"""Training a score prior by denoising score matching.
+
+The loss (Vincent 2011; Song et al. 2021) for the OU-VE SDE: draw
+``t ~ U(t_eps, 1)``, ``z ~ CN(0, I)``, form ``s_t = mu_t s + sigma_t z`` and
+regress the network output onto ``z``:
+
+    L = E |sigma_t * score(s_t, t) + z|^2 = E |z - net(s_t, t, v)|^2,
+
+since the score is parametrised as ``-net / sigma_t``. At initialisation
+(``net ~ 0``) the loss is ``E|z|^2 = 1``: a number to sanity-check against.
+
+:class:`Trainer` adds what a real run needs: AdamW, an EMA of the weights with
+warm-up, gradient clipping, AMP on CUDA, condition dropout for classifier-free
+guidance, random 128/256-frame crops, periodic validation, atomic resumable
+checkpoints, DistributedDataParallel under ``torchrun``, and a bit-identical
+fixed-seed path on CPU. All randomness of step ``k`` (batch order, crop
+offsets, ``t``, ``z``, condition dropout) comes from a generator seeded by
+``(seed, k, rank)``, so resuming at step ``k`` replays exactly what an
+uninterrupted run would have done.
+
+Notebook: 03_score_matching.ipynb
+"""
+from __future__ import annotations
+
+import copy
+import math
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .priors import ScorePrior
+from .sde import OUVESDE
+from .spectral import HOP, SR, VIDEO_FPS, crop_frames, normalise, pad_frames, to_spec
+
+TRAIN_FORMAT = "udiffse_lite/train/1"
+FRAMES_PER_VIDEO_FRAME = round(SR / HOP / VIDEO_FPS)  # 5 STFT frames = 640 samples = one 25 fps frame
+
+
+def _unwrap(net: torch.nn.Module) -> torch.nn.Module:
+    """The bare network inside a ScorePrior, DistributedDataParallel or torch.compile wrapper."""
+    if hasattr(net, "forward_net") and hasattr(net, "net"):  # ScorePrior
+        net = net.net
+    for attr in ("module", "_orig_mod"):
+        while hasattr(net, attr):
+            net = getattr(net, attr)
+    return net
+
+
+def dsm_loss(prior_or_net, sde: OUVESDE, s: torch.Tensor, video: torch.Tensor | None = None,
+             generator: torch.Generator | None = None, t: torch.Tensor | None = None,
+             uncond_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Denoising score-matching loss ``mean |z - net(s_t, t, v)|^2``.
+
+    Args:
+        prior_or_net: a :class:`~udiffse_lite.priors.ScorePrior` or a network
+            ``net(x, t, v, uncond_mask)`` (a ``ScoreUNet``, possibly DDP-wrapped).
+        sde: the forward SDE (gives ``mu_t``, ``sigma_t`` and ``t_eps``).
+        s: (B, F, T) complex64 clean compressed spectrograms.
+        video: None or (B, T_v, p) float video features.
+        generator: source of ``t`` and ``z`` (on ``s.device``); None uses the global RNG.
+        t: optional (B,) diffusion times (default ``U(t_eps, 1)``).
+        uncond_mask: optional (B,) bool, True drops that sample's video (classifier-free guidance).
+
+    Returns:
+        Scalar float32 loss: the mean over batch, bins and frames of ``|z - out|^2``
+        (equal to ``mean |sigma_t score + z|^2``; 1.0 for a network that outputs 0).
+
+    Notebook: 03_score_matching.ipynb
+    """
+    if not torch.is_complex(s) or s.dim() != 3:
+        raise ValueError(f"s must be a (B, F, T) complex spectrogram (spectral.to_spec), got "
+                         f"{tuple(s.shape)} {s.dtype}")
+    B = s.shape[0]
+    if t is None:
+        u = torch.rand(B, generator=generator, device=generator.device if generator else s.device)
+        t = sde.t_eps + (1.0 - sde.t_eps) * u.to(s.device)  # (B,)
+    s_t, z = sde.perturb(s, t, generator)  # (B, F, T) complex each
+    net = prior_or_net.net if hasattr(prior_or_net, "forward_net") else prior_or_net
+    x = torch.stack([s_t.real, s_t.imag], dim=1)  # (B, 2, F, T)
+    x, T = pad_frames(x, _unwrap(net).downsample_factor)
+    if uncond_mask is None:
+        out = net(x, t, video)
+    else:
+        out = net(x, t, video, uncond_mask)
+    out = crop_frames(out, T).float()  # (B, 2, F, T); float32 even under autocast
+    err = torch.stack([z.real, z.imag], dim=1) - out  # (B, 2, F, T)
+    return err.pow(2).sum(dim=1).mean()
+
+
+@dataclass
+class TrainConfig:
+    """Hyperparameters of :class:`Trainer` (the CLI maps flags onto these fields).
+
+    Notebook: 03_score_matching.ipynb
+    """
+
+    batch_size: int = 8  # global batch (split across DDP ranks)
+    crop_frames: int = 256  # 256 frames = 2.04 s as the papers; 128 halves the cost on a CPU
+    lr: float = 1e-4  # AdamW learning rate of SGMSE / UDiffSE
+    weight_decay: float = 0.0  # the reference trains without
+    steps: int = 1000  # total optimiser steps of the run
+    ema_decay: float = 0.999  # EMA of SGMSE / UDiffSE
+    ema_warmup: bool = True  # decay_k = min(ema_decay, (1 + k) / (10 + k)): see Trainer.ema_decay_at
+    grad_clip: float = 1.0  # max global grad norm; 0 disables (guards the first steps' large gradients)
+    p_uncond: float = 0.0  # condition dropout for classifier-free guidance (0.1 for AV priors)
+    amp: str = "auto"  # "auto" (bf16 if supported else fp16), "bf16", "fp16" or "none"; CUDA only
+    seed: int = 0  # every random choice of step k is a function of (seed, k, rank)
+    val_every: int = 500  # steps between validation losses (0: only at the end)
+    val_batches: int = 4  # batches of the fixed validation set
+    ckpt_every: int = 500  # steps between last.pt checkpoints (0: only at the end)
+    num_workers: int = 0  # DataLoader workers; 0 keeps the CPU path simple and reproducible
+    normalise: bool = True  # scale each crop to max|S| = 1, the scale samplers see after normalise()
+
+    def __post_init__(self):
+        if self.crop_frames < 8:
+            raise ValueError(f"crop_frames={self.crop_frames} is too short; use 128 or 256")
+        if not 0.0 <= self.p_uncond < 1.0:
+            raise ValueError(f"p_uncond must lie in [0, 1), got {self.p_uncond}")
+        if self.amp not in ("auto", "bf16", "fp16", "none"):
+            raise ValueError(f"amp must be 'auto', 'bf16', 'fp16' or 'none', got {self.amp!r}")
+        if self.batch_size < 1 or self.steps < 0:
+            raise ValueError("batch_size must be >= 1 and steps >= 0")
+
+
+def step_generator(seed: int, step: int, rank: int = 0, device="cpu") -> torch.Generator:
+    """A generator whose stream depends only on ``(seed, step, rank)`` (counter-based RNG).
+
+    Notebook: 03_score_matching.ipynb
+    """
+    state = np.random.SeedSequence([seed, step, rank]).generate_state(2, dtype=np.uint32)
+    g = torch.Generator(device=device)
+    g.manual_seed(int(state[0]) << 31 ^ int(state[1]))
+    return g
+
+
+def setup_distributed(device: str | None = None) -> tuple[int, int, torch.device]:
+    """Initialise torch.distributed when ``WORLD_SIZE > 1`` (as set by ``torchrun``).
+
+    Returns:
+        ``(rank, world_size, device)``; ``(0, 1, device)`` for a single process.
+
+    Notebook: 03_score_matching.ipynb
+    """
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    use_cuda = (device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
+    if world <= 1:
+        return 0, 1, torch.device(device or ("cuda" if use_cuda else "cpu"))
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+    rank = dist.get_rank()
+    if use_cuda:
+        local = int(os.environ.get("LOCAL_RANK", rank % max(torch.cuda.device_count(), 1)))
+        torch.cuda.set_device(local)
+        return rank, world, torch.device("cuda", local)
+    return rank, world, torch.device("cpu")
+
+
+def hardware() -> str:
+    """A one-line description of the machine (for checkpoint metadata)."""
+    if torch.cuda.is_available():
+        n = torch.cuda.device_count()
+        return f"{n} x {torch.cuda.get_device_name(0)}"
+    return f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+
+
+class Trainer:
+    """Train a score network on crops of clean speech (and optionally video features).
+
+    Args:
+        net: a ``ScoreUNet`` (build it after ``torch.manual_seed(seed)`` for a reproducible run).
+        train_set: a map-style dataset whose items are dicts ``{"audio": float32 (L,)
+            waveform at 16 kHz, "video": float32 (T_v, p) at 25 fps (optional)}``, e.g.
+            ``udiffse_lite.data.CropDataset``.
+        config: :class:`TrainConfig`.
+        sde: the forward SDE (default OU-VE).
+        val_set: optional dataset of the same kind for the validation loss.
+        out_dir: where ``last.pt`` and ``prior.pt`` go (None: nothing is written).
+        device: "cpu", "cuda", ... (default: cuda if available). Under torchrun the
+            local GPU is used.
+        lip_encoder: optional frozen encoder shipped inside the prior; items may then
+            hold raw lip frames (T_v, H, W) that it turns into features.
+        meta: extra metadata written into the prior (recipe name, data description, ...).
+        progress: show a tqdm progress bar (rank 0 only).
+
+    Notebook: 03_score_matching.ipynb
+    """
+
+    def __init__(self, net: torch.nn.Module, train_set, config: TrainConfig | None = None,
+                 sde: OUVESDE | None = None, val_set=None, out_dir=None, device: str | None = None,
+                 lip_encoder: torch.nn.Module | None = None, meta: dict | None = None,
+                 progress: bool = True):
+        self.cfg = cfg = config or TrainConfig()
+        self.sde = sde or OUVESDE()
+        self.rank, self.world, self.device = setup_distributed(device)
+        if cfg.batch_size % self.world:
+            raise ValueError(f"batch_size={cfg.batch_size} must be divisible by the {self.world} processes")
+        self.local_batch = cfg.batch_size // self.world
+        self.train_set, self.val_set = train_set, val_set
+        if len(train_set) == 0:
+            raise ValueError("the training set is empty: build the corpus first "
+                             "(`python -m udiffse_lite data ...`) or check the split name")
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.lip_encoder = lip_encoder.to(self.device).eval() if lip_encoder is not None else None
+        self.meta = dict(meta or {})
+        self.progress = progress and self.rank == 0
+
+        self.net = net.to(self.device)
+        self.ema = copy.deepcopy(self.net).requires_grad_(False).eval()
+        self.model = self.net
+        if self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            self.model = DDP(self.net, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        self.opt = torch.optim.AdamW(self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.amp_dtype = self._amp_dtype()
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        self.step = 0
+        self.wall_time = 0.0  # seconds of training, summed over resumed runs
+        self.val_loss: float | None = None
+        self.history: list[dict] = []
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def conditional(self) -> bool:
+        return bool(getattr(self.net.config, "video_dim", 0))
+
+    def _amp_dtype(self):
+        if self.device.type != "cuda" or self.cfg.amp == "none":
+            return None  # AMP on CPU is slower than float32 and not bit-reproducible across machines
+        if self.cfg.amp == "bf16" or (self.cfg.amp == "auto" and torch.cuda.is_bf16_supported()):
+            return torch.bfloat16
+        return torch.float16
+
+    @staticmethod
+    def ema_decay_at(step: int, ema_decay: float, warmup: bool = True) -> float:
+        """EMA decay used after optimiser step ``step`` (0-based).
+
+        An EMA started from the initial weights keeps ``decay**k`` of them after k
+        steps: 20 % after 1,600 steps at 0.999, so a short run would ship a
+        half-initialised model. With warm-up, ``decay_k = min(ema_decay, (1 + k) / (10 + k))``:
+        0.1 at the first step (the EMA jumps to the trained weights), 0.5 at k = 8,
+        0.99 at k = 890, and the nominal 0.999 only after ~9,000 steps. The weight
+        left on the initialisation is ``prod_k decay_k``, which falls like ``k**-9``
+        (below 1e-6 after ~50 steps). The averaging window thus grows with the run,
+        as an average over the recent ~10 % of training.
+
+        Notebook: 03_score_matching.ipynb
+        """
+        return min(ema_decay, (1.0 + step) / (10.0 + step)) if warmup else ema_decay
+
+    @torch.no_grad()
+    def _update_ema(self):
+        d = self.ema_decay_at(self.step, self.cfg.ema_decay, self.cfg.ema_warmup)
+        for e, p in zip(self.ema.parameters(), self.net.parameters()):
+            e.lerp_(p.detach(), 1.0 - d)
+        for e, b in zip(self.ema.buffers(), self.net.buffers()):
+            e.copy_(b)
+
+    def _indices(self, step: int) -> list[int]:
+        """This rank's sample indices for ``step``: a fresh permutation per epoch, seeded by
+        ``(seed, epoch)`` and shared by all ranks, each rank taking every world-th sample
+        (DistributedSampler's split, but a function of the step so resuming is exact)."""
+        n, B = len(self.train_set), self.cfg.batch_size
+        out = []
+        for pos in range(step * B, (step + 1) * B):
+            epoch, i = divmod(pos, n)
+            if epoch != self._perm_epoch:  # the permutation is a pure function of (seed, epoch)
+                self._perm = torch.randperm(n, generator=step_generator(self.cfg.seed, epoch, 1 << 20))
+                self._perm_epoch = epoch
+            out.append(int(self._perm[i]))
+        return out[self.rank::self.world]
+
+    _perm_epoch = -1
+    _perm = None
+
+    def _load(self, indices: list[int], dataset) -> tuple[torch.Tensor, torch.Tensor | None]:
+        items = [dataset[i] for i in indices]
+        for it in items:
+            if "audio" not in it:
+                raise ValueError("dataset items must be dicts with an 'audio' waveform (and 'video')")
+        audio = torch.stack([torch.as_tensor(np.asarray(it["audio"]), dtype=torch.float32) for it in items])
+        video = None
+        if self.conditional:
+            if any("video" not in it for it in items):
+                raise ValueError("this network is audio-visual but the dataset has no 'video': build it "
+                                 "with features='lips' or a feature directory, or train an '-ao' recipe")
+            video = torch.stack([torch.as_tensor(np.asarray(it["video"]), dtype=torch.float32) for it in items])
+        return audio, video
+
+    def make_batch(self, audio: torch.Tensor, video: torch.Tensor | None, g: torch.Generator
+                   ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Waveforms (B, L) -> random crops of ``crop_frames`` compressed frames, with their video.
+
+        The crop starts at an STFT frame ``5 k`` (a multiple of 640 samples = one 25 fps
+        frame), so video frame ``k`` starts exactly with it; the video crop covers
+        ``ceil(crop_frames / 5)`` frames. Crops are taken from the spectrogram of the
+        whole item, so they have no edge effects.
+
+        Returns:
+            S: (B, 256, crop_frames) complex64 on the training device; v: (B, T_v, p) or None.
+        """
+        S = to_spec(audio.to(self.device))  # (B, 256, T_full)
+        T_full, n = S.shape[-1], self.cfg.crop_frames
+        if T_full < n:
+            raise ValueError(f"items give {T_full} frames, fewer than crop_frames={n}; use longer "
+                             f"crops ({(n - 1) * HOP} samples) or a smaller crop_frames")
+        k_max = (T_full - n) // FRAMES_PER_VIDEO_FRAME
+        k = torch.randint(0, k_max + 1, (S.shape[0],), generator=g, device=g.device).tolist()
+        S = torch.stack([S[b, :, FRAMES_PER_VIDEO_FRAME * kb:FRAMES_PER_VIDEO_FRAME * kb + n]
+                         for b, kb in enumerate(k)])  # (B, 256, n)
+        if self.cfg.normalise:
+            S, _ = normalise(S)
+        if video is not None:
+            video = video.to(self.device)
+            if video.dim() == 4:  # raw lip frames (B, T_v, H, W)
+                if self.lip_encoder is None:
+                    raise ValueError("items hold lip frames but no lip_encoder was given to the Trainer")
+                with torch.no_grad():
+                    video = self.lip_encoder(video)
+            n_v = math.ceil(n / FRAMES_PER_VIDEO_FRAME)
+            idx = torch.tensor(k, device=self.device)[:, None] + torch.arange(n_v, device=self.device)
+            idx = idx.clamp(max=video.shape[1] - 1)  # (B, n_v)
+            video = torch.gather(video, 1, idx[:, :, None].expand(-1, -1, video.shape[-1]))  # (B, n_v, p)
+        return S, video
+
+    # ------------------------------------------------------------------ steps
+    def train_step(self) -> float:
+        """One optimiser step (step ``self.step``); returns its loss."""
+        cfg = self.cfg
+        g = step_generator(cfg.seed, self.step, self.rank, device=self.device)
+        audio, video = self._load(self._indices(self.step), self.train_set)
+        S, v = self.make_batch(audio, video, g)
+        mask = None
+        if v is not None and cfg.p_uncond > 0:
+            mask = torch.rand(S.shape[0], generator=g, device=g.device) < cfg.p_uncond
+        self.model.train()
+        with torch.autocast("cuda", dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+            loss = dsm_loss(self.model, self.sde, S, v, g, uncond_mask=mask)
+        self.opt.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if cfg.grad_clip > 0:
+            self.scaler.unscale_(self.opt)
+            torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.grad_clip)
+        self.scaler.step(self.opt)
+        self.scaler.update()
+        self._update_ema()
+        self.step += 1
+        return float(loss.detach())
+
+    @torch.no_grad()
+    def validate(self, net: torch.nn.Module | None = None) -> float:
+        """Mean DSM loss of the EMA network on a fixed set of validation crops, times and noise
+        (the same every call, so the numbers are comparable across the run)."""
+        ds = self.val_set if self.val_set is not None else self.train_set
+        net = net or self.ema
+        B, losses = self.local_batch, []
+        n = min(len(ds), self.cfg.val_batches * B)
+        for i in range(0, n, B):
+            g = step_generator(self.cfg.seed, i, 10_000 + self.rank, device=self.device)
+            audio, video = self._load(list(range(i, min(i + B, n))), ds)
+            S, v = self.make_batch(audio, video, g)
+            losses.append(float(dsm_loss(net, self.sde, S, v, g)))
+        return float(np.mean(losses)) if losses else float("nan")
+
+    def train(self, steps: int | None = None, max_minutes: float | None = None) -> dict:
+        """Train until ``steps`` total steps (default ``config.steps``) or ``max_minutes``.
+
+        Writes ``out_dir/last.pt`` every ``ckpt_every`` steps and at the end, and
+        ``out_dir/prior.pt`` (the EMA prior) at the end.
+
+        Returns:
+            The metadata dict written into the prior (steps, wall time, val loss, ...).
+        """
+        from tqdm.auto import tqdm
+
+        total = self.cfg.steps if steps is None else steps
+        t_start = time.perf_counter()
+        wall0 = self.wall_time
+        bar = tqdm(total=total, initial=self.step, disable=not self.progress, desc="train", dynamic_ncols=True)
+        loss = float("nan")
+        while self.step < total:
+            loss = self.train_step()
+            self.wall_time = wall0 + time.perf_counter() - t_start
+            bar.update(1)
+            if self.cfg.val_every and self.step % self.cfg.val_every == 0:
+                self.val_loss = self.validate()
+                self.history.append({"step": self.step, "loss": loss, "val_loss": self.val_loss})
+            bar.set_postfix(loss=f"{loss:.4f}", val=f"{self.val_loss:.4f}" if self.val_loss else "-")
+            if self.out_dir is not None and self.cfg.ckpt_every and self.step % self.cfg.ckpt_every == 0:
+                self.save_checkpoint(self.out_dir / "last.pt")
+            if max_minutes and self.wall_time - wall0 > 60 * max_minutes:
+                break
+        bar.close()
+        if self.val_set is not None or self.cfg.val_every:
+            self.val_loss = self.validate()
+        meta = self.metadata(last_loss=loss)
+        if self.out_dir is not None:
+            self.save_checkpoint(self.out_dir / "last.pt")
+            self.export_prior(self.out_dir / "prior.pt", **meta)
+        return meta
+
+    # ------------------------------------------------------------------ checkpoints
+    def metadata(self, **extra) -> dict:
+        """Model-card facts: steps, wall time, hardware, val loss, data, configs."""
+        return {
+            **self.meta,
+            "steps": self.step,
+            "wall_time_s": round(self.wall_time, 1),
+            "hardware": hardware() + (f" x {self.world} processes" if self.world > 1 else ""),
+            "val_loss": self.val_loss,
+            "train_config": asdict(self.cfg),
+            "n_params": sum(p.numel() for p in self.net.parameters()),
+            "torch": str(torch.__version__),
+            **extra,
+        }
+
+    def state_dict(self) -> dict:
+        rng = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        return {
+            "format": TRAIN_FORMAT,
+            "step": self.step,
+            "wall_time": self.wall_time,
+            "val_loss": self.val_loss,
+            "history": self.history,
+            "model": self.net.state_dict(),
+            "ema": self.ema.state_dict(),
+            "opt": self.opt.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "net_config": asdict(self.net.config),
+            "train_config": asdict(self.cfg),
+            "rng": rng,  # the per-step generators need only (seed, step); the global states are kept too
+        }
+
+    def save_checkpoint(self, path) -> Path | None:
+        """Write a resumable checkpoint atomically (rank 0 only)."""
+        if self.rank != 0:
+            return None
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        torch.save(self.state_dict(), tmp)
+        os.replace(tmp, path)
+        return path
+
+    def load_checkpoint(self, path) -> int:
+        """Restore a checkpoint written by :meth:`save_checkpoint`; returns the step.
+
+        Raises:
+            ValueError: not a training checkpoint, or written for another network config.
+        """
+        ckpt = torch.load(path, map_location=self.device, weights_only=True)
+        if not isinstance(ckpt, dict) or ckpt.get("format") != TRAIN_FORMAT:
+            raise ValueError(f"{path} is not a udiffse_lite training checkpoint; pass the run's last.pt")
+        if ckpt["net_config"] != asdict(self.net.config):
+            raise ValueError(f"{path} was trained with net config {ckpt['net_config']}, this network has "
+                             f"{asdict(self.net.config)}; resume with the same recipe")
+        self.net.load_state_dict(ckpt["model"])
+        self.ema.load_state_dict(ckpt["ema"])
+        self.opt.load_state_dict(ckpt["opt"])
+        self.scaler.load_state_dict(ckpt["scaler"])
+        self.step, self.wall_time = int(ckpt["step"]), float(ckpt["wall_time"])
+        self.val_loss, self.history = ckpt.get("val_loss"), list(ckpt.get("history", []))
+        torch.set_rng_state(ckpt["rng"]["torch"].cpu())
+        if "cuda" in ckpt["rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all([s.cpu() for s in ckpt["rng"]["cuda"]])
+        return self.step
+
+    def export_prior(self, path, **meta) -> Path | None:
+        """Save the EMA network as a :class:`ScorePrior` checkpoint (rank 0 only)."""
+        if self.rank != 0:
+            return None
+        ema = copy.deepcopy(self.ema).cpu()
+        enc = copy.deepcopy(self.lip_encoder).cpu() if self.lip_encoder is not None else None
+        return ScorePrior(ema, self.sde, enc).save(path, **meta)
