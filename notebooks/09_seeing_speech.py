@@ -1,0 +1,313 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 09 · Seeing speech
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/udiffse-lite/udiffse_lite/blob/main/notebooks/09_seeing_speech.ipynb)
+#
+# **Goal:** understand what a mouth video tells about speech, how a frozen lip reader turns it
+# into features, and how a cross-attention block lets the speech prior look at them.
+#
+# ## What you will learn
+#
+# - what the course's lip videos are (rendered from phone timings) and how mouth opening
+#   tracks the loudness of speech;
+# - phones → visemes: what the lips can and cannot distinguish;
+# - the lip encoder, a small lip reader trained on the corpus and then frozen, and its features;
+# - the "light" cross-attention block of AV-UDiffSE, built in front of you and checked against
+#   the library's, and what its attention weights look at in the trained `tiny-av` prior.
+
+# %% [markdown]
+# ## Setup
+#
+# On Colab this installs the package from GitHub (Colab's own torch is kept);
+# locally, with the repository installed, it does nothing.
+
+# %%
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "udiffse_lite @ git+https://github.com/udiffse-lite/udiffse_lite"], check=True)
+
+# %%
+import json
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+import udiffse_lite as ul
+from udiffse_lite import spectral, viz
+from udiffse_lite.data import lips
+from udiffse_lite.examples import ASSETS, list_examples, load_example
+from udiffse_lite.exercises import ch09
+from udiffse_lite.unet import CrossAttentionBlock
+
+FAST = ul.FAST  # UDIFFSE_FAST=1 shrinks every knob below (CI); unset it for the full chapter
+torch.manual_seed(0)
+
+# %% [markdown]
+# ## 1. The lip videos
+#
+# The audio-visual papers use LRS3 and VoxCeleb2 mouth crops of 88 × 88 pixels at 25 frames per
+# second. The teaching corpus has no camera: its speech comes from speech synthesisers, which
+# also report *when* each phone is spoken, and the mouth is **rendered** from those timings
+# (`udiffse_lite/data/lips.py`): phones → mouth shapes → coarticulated jaw, lip width, rounding,
+# teeth and tongue → a drawn mouth with per-speaker appearance, head jitter, changing light and
+# sensor noise. A real face is far richer and far noisier, but the timing relation between
+# mouth and sound, which is what the enhancement uses, is the same kind.
+
+# %%
+ex = load_example("matched-1")
+phones = json.loads((ASSETS / "meta.json").read_text())[ex.name]["phones"]
+engine = json.loads((ASSETS / "meta.json").read_text())[ex.name]["engine"]
+print(f'"{ex.text}" ({ex.voice})')
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("lips:", ex.lips.shape, ex.lips.dtype, f"{ex.lips.shape[0] / spectral.VIDEO_FPS:.2f} s at 25 fps;",
+      f"audio: {len(ex.speech) / ex.sr:.2f} s")
+
+# %%
+viz.plot_lips(ex.lips, n=12, start=5, stop=50, title="matched-1, frames 5–50")
+plt.show()
+
+# %% [markdown]
+# ## 2. Mouth opening and the loudness of speech
+#
+# Measure the mouth opening *from the pixels* (dark cavity pixels, `lips.mouth_opening`) and the
+# speech level per video frame (exercise 1), and put them on one time axis.
+
+# %%
+opening = lips.mouth_opening(ex.lips)                         # (T_v,) dark pixels
+level = ch09.speech_envelope(ex.speech, ex.sr)                # (T_v,) dB
+jaw = lips.articulation(phones, lips.PHONESET[engine], len(ex.lips))[:, 0]  # renderer's jaw parameter
+tv = np.arange(len(ex.lips)) / spectral.VIDEO_FPS
+
+
+def z(a):
+    return (a - a.mean()) / a.std()
+
+
+fig, ax = plt.subplots(figsize=(10, 3), layout="constrained")
+ax.plot(tv, z(level), label="speech level (dB, standardised)")
+ax.plot(tv, z(opening), label="mouth opening from pixels (standardised)")
+ax.plot(tv, z(jaw), "--", lw=1, label="renderer's jaw parameter (standardised)")
+ax.set(xlabel="Time (s)", ylabel="z-score", title="matched-1")
+ax.legend(loc="lower right", fontsize=8)
+plt.show()
+
+# %%
+# NBVAL_CHECK_OUTPUT
+lag, r = ch09.best_lag(opening, level, max_lag=5)
+print(f"correlation at lag 0: {np.corrcoef(opening, level)[0, 1]:.1f}")
+print(f"best lag: {lag} frames ({1000 * lag / spectral.VIDEO_FPS:.0f} ms), correlation {r:.1f}")
+
+# %% [markdown]
+# *Question:* the correlation is clearly positive but far from 1. Name two sounds that are loud
+# with an almost closed mouth, and one moment where the mouth is open and nothing is heard.
+
+# %% [markdown]
+# ## 3. Phones → visemes
+#
+# The lips show *visemes*, classes of phones that look alike. The renderer's table maps each
+# phone of the engine to one of 13 classes (diphthongs to two):
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("visemes:", ", ".join(lips.VISEMES))
+for lab, a, b in phones[:12]:
+    vis = "+".join(lips.VISEMES[i] for i in lips.viseme_of(lab, lips.PHONESET[engine]))
+    print(f"{a:5.2f}–{b:5.2f} s  {lab:4s} -> {vis}")
+
+# %% [markdown]
+# `p`, `b` and `m` are all `PBM`: closed lips. `t`, `d`, `n`, `s`, `z` are all `ALV`. The lips
+# cannot tell *"pat"* from *"mad"*; the voice can, when it is not buried in noise. Audio and video
+# are complementary: the video is most informative about *when* the mouth opens and closes and
+# *which vowel shape* it takes, which is exactly what noise hides in the audio.
+#
+# The viseme shown in each frame is the lip reader's training label:
+
+# %%
+vis = lips.frame_visemes(phones, lips.PHONESET[engine], len(ex.lips))  # (T_v,)
+fig, ax = plt.subplots(figsize=(10, 2.6), layout="constrained")
+ax.step(tv, vis, where="post")
+ax.set(yticks=range(len(lips.VISEMES)), yticklabels=lips.VISEMES, xlabel="Time (s)", title="viseme per video frame")
+ax.tick_params(axis="y", labelsize=7)
+plt.show()
+
+# %% [markdown]
+# ## 4. The lip encoder: a small lip reader, frozen
+#
+# AV-UDiffSE conditions its prior on AV-HuBERT features (768 numbers per frame from a 300 M
+# parameter model): far too big for this course. The stand-in, `ul.visual.LipEncoder`, is a 3-D
+# convolution over lip motion, a small 2-D residual trunk and two temporal convolutions (about
+# 0.4 s of context), giving `p = 64` features per frame. It was trained on the teaching corpus to
+# classify the viseme of each frame, then **frozen**: the `tiny-av` prior was trained on its
+# features and carries it inside its checkpoint.
+
+# %%
+av_prior = ul.load_pretrained("tiny-av")
+enc = av_prior.lip_encoder
+with torch.no_grad():
+    feats = enc(torch.from_numpy(ex.lips)[None])[0]                      # (T_v, 64)
+    pred = enc.classify(torch.from_numpy(ex.lips)[None])[0].argmax(-1)   # (T_v,) viseme guesses
+
+# %%
+print("features:", tuple(feats.shape), f"({sum(p.numel() for p in enc.parameters()) / 1e6:.2f} M parameters, frozen)")
+
+# %%
+print(f"viseme accuracy of the frozen lip reader on this utterance: {(pred.numpy() == vis).mean():.0%} "
+      f"(chance: {np.bincount(vis).max() / len(vis):.0%} by always guessing the most frequent viseme)")
+fig, axes = plt.subplots(1, 2, figsize=(12, 3), layout="constrained", gridspec_kw=dict(width_ratios=[3, 2]))
+im = axes[0].imshow(feats.T, aspect="auto", origin="lower", cmap="RdBu_r",
+                    extent=[0, len(tv) / spectral.VIDEO_FPS, 0, feats.shape[1]])
+axes[0].set(xlabel="Time (s)", ylabel="feature", title="lip-encoder features")
+fig.colorbar(im, ax=axes[0])
+# a 2-D projection (PCA) of the features, coloured by the viseme actually shown
+f0 = feats - feats.mean(0)
+_, _, Vt = torch.linalg.svd(f0, full_matrices=False)
+xy = (f0 @ Vt[:2].T).numpy()
+sc = axes[1].scatter(xy[:, 0], xy[:, 1], c=vis, cmap="tab20", vmin=0, vmax=len(lips.VISEMES) - 1, s=18)
+for k in np.unique(vis):
+    m = xy[vis == k].mean(0)
+    axes[1].annotate(lips.VISEMES[k], m, fontsize=8, weight="bold")
+axes[1].set(xlabel="PC 1", ylabel="PC 2", title="features by viseme (PCA)")
+plt.show()
+
+# %% [markdown]
+# *Question:* which visemes cluster, and which overlap? Remember that a frame's viseme label
+# is itself ambiguous (coarticulation: the lips move towards the next sound early).
+
+# %% [markdown]
+# ## 5. Cross-attention: the speech looks at the lips
+#
+# The video (25 fps, `T_v` frames) and the spectrogram (125 fps, `T` frames) run on different
+# clocks, and the network should learn which frames go together rather than be told. The "light"
+# cross-attention block of AV-UDiffSE does this at every level of the U-Net, on a feature map
+# `h` of shape (B, C, F_l, T):
+#
+# 1. every (channel, audio frame) position is a **query** token whose vector is its frequency
+#    column (length `F_l`), projected to `d`;
+# 2. every video frame is a **key** and a **value**, projected from `p` to `d`;
+# 3. `softmax(Q Kᵀ / √d) V`, projected back to `F_l`, through a GroupNorm, and **added** to `h`.
+#
+# (The reference code omits the `1/√d`; `UNetConfig(attn_unscaled=True)` reproduces it.)
+# Here it is, with the weights of a library block so that the two can be compared:
+
+# %%
+def my_cross_attention(h, v, Wq, Wk, Wv, Wo, bo, norm, scale):
+    """h: (B, C, F_l, T) audio features, v: (B, T_v, p) video features -> (out, weights)."""
+    B, C, Fl, T = h.shape
+    tokens = h.transpose(2, 3).reshape(B, C * T, Fl)         # (B, C*T, F_l): one per (c, t)
+    q, k, val = tokens @ Wq.T, v @ Wk.T, v @ Wv.T             # (B, C*T, d), (B, T_v, d) x 2
+    w = torch.softmax(q @ k.transpose(1, 2) * scale, dim=-1)  # (B, C*T, T_v), rows sum to 1
+    a = (w @ val) @ Wo.T + bo                                 # (B, C*T, F_l)
+    a = a.reshape(B, C, T, Fl).transpose(2, 3)                # (B, C, F_l, T)
+    return h + norm(a), w
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+B, C, Fl, T, T_v, p = 2, 8, 32, 50, 10, 64
+block = CrossAttentionBlock(C, Fl, p)                          # the library's block, random weights
+with torch.no_grad():
+    block.norm.weight.normal_()                                # make the GroupNorm non-trivial
+    h, v = torch.randn(B, C, Fl, T), torch.randn(B, T_v, p)
+    mine, weights = my_cross_attention(h, v, block.to_q.weight, block.to_k.weight, block.to_v.weight,
+                                       block.to_out.weight, block.to_out.bias, block.norm, block.scale)
+    torch.testing.assert_close(mine, block(h, v))
+print("my_cross_attention == ul.unet.CrossAttentionBlock:", tuple(mine.shape), "weights", tuple(weights.shape))
+
+# %% [markdown]
+# The block has `3 F_l d + F_l d + F_l` parameters for the queries, keys and values (here
+# `d = F_l`): tiny compared with the convolutions, hence "light". It adds one `(C T) × T_v`
+# attention matrix per level: cheap, because there are few video frames.
+#
+# ## 6. What do the attention weights look at?
+#
+# Run the trained `tiny-av` network on a diffused version of the clean speech of our example
+# together with its lip features, and capture the input of two cross-attention blocks: the first
+# (full resolution) and the one at the bottom of the U-Net. Exercise 3 turns a block's input
+# into attention weights averaged over channels: for each audio frame, a distribution over the
+# video frames.
+
+# %%
+seconds = None if not FAST else 1.6  # crop (None: the whole utterance)
+L = len(ex.speech) if seconds is None else int(seconds * ex.sr)
+S = spectral.to_spec(torch.from_numpy(ex.speech[:L]))[None]  # (1, 256, T) compressed
+S, _ = spectral.normalise(S)
+t_diff = 0.5
+S_t, _ = av_prior.sde.perturb(S, torch.tensor([t_diff]), torch.Generator().manual_seed(0))
+captured = {}
+net = av_prior.net
+mid = len(net.cond) // 2
+hooks = [net.cond[j].register_forward_pre_hook(lambda m, args, j=j: captured.__setitem__(j, args))
+         for j in (0, mid)]
+with torch.no_grad():
+    av_prior.score(S_t, t_diff, video=torch.from_numpy(ex.lips[: spectral.expected_video_frames(L)]))
+    maps = {j: ch09.attention_map(net.cond[j], *captured[j])[0] for j in (0, mid)}  # (T_l, T_v) each
+for hk in hooks:
+    hk.remove()
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), layout="constrained")
+for ax, (j, wmap) in zip(axes, maps.items()):
+    Tl, Tv = wmap.shape
+    dur = L / ex.sr
+    im = ax.imshow(wmap.T, origin="lower", aspect="auto", cmap="viridis", extent=[0, dur, 0, Tv / spectral.VIDEO_FPS])
+    ax.plot([0, dur], [0, dur], "w--", lw=0.8, label="same time")
+    ax.set(xlabel="audio frame time (s)", ylabel="video frame time (s)",
+           title=f"block {j}: F_l = {net.cond[j].n_freq}, {Tl} audio frames")
+    fig.colorbar(im, ax=ax, label="attention weight")
+axes[0].legend(loc="upper left", fontsize=8)
+plt.show()
+
+# %% [markdown]
+# *Question:* is there a diagonal (audio frames attending to the video frames of the same
+# moment), or does every audio frame look at the same few video frames? With a small prior
+# trained briefly on synthetic voices, do not expect a clean diagonal: attention with no
+# positional information can only align by *content* (e.g. "open mouth" frames with "loud vowel"
+# columns). Whether the video helped at all is measured, not assumed, in chapter 10.
+
+# %% [markdown]
+# ## Exercises
+#
+# Solutions: `udiffse_lite/exercises/ch09.py`.
+#
+# 1. Write `speech_envelope(s, sr, fps)`: the speech level in dB of each video frame's interval.
+# 2. Write `best_lag(a, b, max_lag)`: the lag maximising the correlation of `a[k]` and
+#    `b[k + lag]`. Does the sound lead or follow the mouth? Try the other examples.
+# 3. Write `attention_map(block, h, v)`. Then set `UNetConfig(attn_unscaled=True)` on a random
+#    block with `d = 256`: how peaked are the softmax rows without the `1/√d`?
+
+# %%
+for name in list_examples():
+    e = load_example(name)
+    lag_e, r_e = ch09.best_lag(lips.mouth_opening(e.lips), ch09.speech_envelope(e.speech, e.sr))
+    print(f"{name:13s} best lag {lag_e:+d} frames, correlation {r_e:.2f}")
+
+# %% [markdown]
+# ## In this chapter we …
+#
+# - looked at the rendered lip videos and measured how mouth opening follows the speech level;
+# - mapped phones to visemes and saw what lips cannot distinguish;
+# - met the frozen lip encoder and its 64 features per frame;
+# - built the light cross-attention block, matched the library's, and looked at what the trained
+#   `tiny-av` prior attends to.
+#
+# Next, [10 · AV-UDiffSE+ end to end](10_av_udiffse_plus.ipynb) puts the lips into the enhancement
+# and measures whether they help.
