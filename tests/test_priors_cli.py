@@ -123,3 +123,18 @@ def test_cli_reports_bad_input_without_traceback(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 2 and "shorter than one STFT frame" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "o.wav").exists()
+
+
+def test_load_pretrained_downloads_and_verifies(tmp_path, monkeypatch):
+    from udiffse_lite import priors
+
+    src = mini_prior().save(tmp_path / "remote" / "mini.pt")
+    entry = {"file": "mini-test.pt", "url": src.as_uri(), "sha256": priors._sha256(src)}
+    monkeypatch.setitem(priors.PRETRAINED, "mini-test", entry)
+    monkeypatch.setattr(priors, "CHECKPOINT_DIR", tmp_path / "pkg")  # not shipped: must download
+    p = priors.load_pretrained("mini-test", cache_dir=tmp_path / "cache")
+    assert (tmp_path / "cache" / "mini-test.pt").exists() and isinstance(p, ScorePrior)
+    monkeypatch.setitem(priors.PRETRAINED, "bad-test", {**entry, "file": "bad.pt", "sha256": "0" * 64})
+    with pytest.raises(ValueError, match="wrong sha256"):
+        priors.load_pretrained("bad-test", cache_dir=tmp_path / "cache")
+    assert sorted(f.name for f in (tmp_path / "cache").iterdir()) == ["mini-test.pt"]  # nothing half-written

@@ -222,9 +222,17 @@ class ScorePrior(torch.nn.Module):
         return prior.to(map_location)
 
 
-# Shipped teaching priors. Each has a sha256 so a download (for the larger tiers,
-# hosted outside the repository) can be verified; the tiny ones live in the package.
-PRETRAINED: dict[str, dict] = {}
+# Shipped teaching priors, written by scripts/ship_priors.py: name -> {"file", "sha256",
+# "recipe", optional "url"}. Each has a sha256 so a download (for larger tiers hosted
+# outside the repository) can be verified; the tiny ones live in the package itself.
+def _registry() -> dict[str, dict]:
+    import json
+
+    f = CHECKPOINT_DIR / "registry.json"
+    return json.loads(f.read_text()) if f.exists() else {}
+
+
+PRETRAINED: dict[str, dict] = _registry()
 
 
 def _sha256(path: Path) -> str:
@@ -254,6 +262,10 @@ def load_pretrained(name: str, map_location="cpu", cache_dir=None) -> ScorePrior
         if not path.exists():
             tmp = path.with_suffix(".part")
             urllib.request.urlretrieve(entry["url"], tmp)
+            if entry.get("sha256") and _sha256(tmp) != entry["sha256"]:
+                tmp.unlink()
+                raise ValueError(f"download of {name} from {entry['url']} has the wrong sha256; "
+                                 "the file was discarded: retry, or report a stale link")
             os.replace(tmp, path)
     if entry.get("sha256") and _sha256(path) != entry["sha256"]:
         raise ValueError(f"{path} has the wrong sha256 (corrupt or stale download); delete it and retry")
