@@ -1,0 +1,91 @@
+"""Package trained runs as the shipped teaching priors.
+
+    python scripts/ship_priors.py --run tiny-ao=runs/tiny-ao --run tiny-av=runs/tiny-av \
+        [--lip-encoder udiffse_lite/checkpoints/lip_encoder.pt] [--metrics docs/table1.md]
+
+For each run: load ``prior.pt`` (the EMA weights), attach the frozen lip encoder to
+audio-visual priors (so ``enhance(..., video=lip_frames)`` works from raw frames),
+save ``udiffse_lite/checkpoints/NAME.pt`` in half precision-free float32, write a
+model card ``NAME.md`` from the run's metadata, and record the file's sha256 in
+``registry.json`` (what ``udiffse_lite.load_pretrained`` reads).
+
+The whole chain is reproducible: ``make corpus``, the lip encoder command of
+``data/README.md``, ``python -m udiffse_lite train --config NAME ...``, then this.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from udiffse_lite.priors import CHECKPOINT_DIR, ScorePrior, _sha256
+
+MAX_MB = 20
+
+
+def card(name: str, prior: ScorePrior, meta: dict, extra: str) -> str:
+    n = sum(p.numel() for p in prior.net.parameters())
+    cfg = prior.net.config
+    lines = [f"# {name}", "",
+             f"A teaching speech prior for udiffse_lite: `{type(prior.net).__name__}` "
+             f"({n / 1e6:.2f} M parameters, channels {cfg.nf} x {cfg.ch_mult}, conditioning `{cfg.conditioning}`"
+             + (f", {cfg.video_dim}-d lip features from the bundled frozen lip encoder" if cfg.video_dim else "")
+             + ").", "",
+             "| fact | value |", "|---|---|"]
+    facts = {
+        "recipe": meta.get("recipe"),
+        "training data": meta.get("data"),
+        "steps": meta.get("steps") or meta.get("step"),
+        "wall time (min)": round(meta["wall_time_s"] / 60, 1) if "wall_time_s" in meta else meta.get("wall_time"),
+        "hardware": meta.get("hardware"),
+        "validation loss (EMA)": meta.get("val_loss"),
+        "train loss (last)": meta.get("train_loss"),
+        "SDE": "OU-VE theta=1.5, sigma 0.05..0.5, t_eps=0.03",
+    }
+    for k, v in facts.items():
+        if v is not None:
+            lines.append(f"| {k} | {v} |")
+    lines += ["", "Reproduce: see `scripts/ship_priors.py` and `data/README.md`.", ""]
+    if extra:
+        lines += ["## Metrics", "", extra, ""]
+    lines += ["## Limits", "",
+              "Trained for a short time on a 2-core CPU on synthetic (TTS) speech with rendered lips: "
+              "it is a teaching model. It knows the corpus' voices best and generalises to unseen "
+              "voices and real recordings only partly; see the metrics above.", ""]
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--run", action="append", required=True, help="NAME=RUN_DIR")
+    ap.add_argument("--lip-encoder", default=str(CHECKPOINT_DIR / "lip_encoder.pt"))
+    ap.add_argument("--metrics", help="a markdown file whose content goes into the model cards")
+    a = ap.parse_args()
+    reg_path = CHECKPOINT_DIR / "registry.json"
+    registry = json.loads(reg_path.read_text()) if reg_path.exists() else {}
+    extra = Path(a.metrics).read_text() if a.metrics else ""
+    for spec in a.run:
+        name, run = spec.split("=", 1)
+        run = Path(run)
+        prior = ScorePrior.from_checkpoint(run / "prior.pt")
+        meta = dict(prior.meta)
+        mc = run / "model_card.json"
+        if mc.exists():
+            meta.update({k: v for k, v in json.loads(mc.read_text()).items() if k not in ("net_config",)})
+        if prior.conditional and prior.lip_encoder is None:
+            from udiffse_lite.visual import load_lip_encoder
+            prior.lip_encoder = load_lip_encoder(a.lip_encoder).requires_grad_(False).eval()
+        out = prior.save(CHECKPOINT_DIR / f"{name}.pt", shipped_as=name)
+        mb = out.stat().st_size / 2 ** 20
+        if mb > MAX_MB:
+            raise SystemExit(f"{out} is {mb:.1f} MB > {MAX_MB} MB: too large to ship in git")
+        (CHECKPOINT_DIR / f"{name}.md").write_text(card(name, prior, meta, extra))
+        registry[name] = {"file": out.name, "sha256": _sha256(out), "recipe":
+                          f"python -m udiffse_lite train --config {meta.get('recipe', name)} && "
+                          f"python scripts/ship_priors.py --run {name}=RUN_DIR"}
+        print(f"shipped {name}: {out} ({mb:.1f} MB)")
+    reg_path.write_text(json.dumps(registry, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
