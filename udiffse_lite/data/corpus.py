@@ -141,21 +141,59 @@ def finish_utterance(s: np.ndarray, phones, rng: np.random.Generator, name: str 
 
 
 def _write_utterance(job: dict, s: np.ndarray, phones, out: str) -> dict:
-    rng = np.random.default_rng(job["seed"])
-    s, phones, gain = finish_utterance(s, phones, rng, job["id"])
+    s, phones, gain = finish_utterance(s, phones, np.random.default_rng(job["seed"]), job["id"])
     T_v = expected_video_frames(len(s))
     phoneset = _lips.PHONESET[job["engine"]]
-    frames, art, vis = _lips.render_lips(phones, phoneset, T_v, job["voice"], rng)
-    if frames.shape[0] != T_v:
-        raise RuntimeError(f"{job['id']}: {frames.shape[0]} video frames for {T_v} expected")
     rel_wav = f"{job['split']}/{job['id']}.wav"
     rel_lips = f"{job['split']}/{job['id']}.npz"
     sf.write(os.path.join(out, rel_wav), s, SR, subtype="PCM_16")
-    np.savez_compressed(os.path.join(out, rel_lips), frames=frames, visemes=vis, art=art)
+    _render_to(os.path.join(out, rel_lips), phones, phoneset, T_v, job["voice"], job["seed"])
     return {"id": job["id"], "split": job["split"], "voice": job["voice"], "engine": job["engine"],
             "text": job["text"], "duration": round(len(s) / SR, 4), "n_samples": len(s),
             "n_video_frames": T_v, "phoneset": phoneset, "phones": [list(p) for p in phones],
             "wav": rel_wav, "lips": rel_lips, "gain": gain, "pitch": job["pitch"], "rate": job["rate"]}
+
+
+def _render_to(path: str, phones, phoneset: str, T_v: int, voice: str, seed: int) -> None:
+    # the video has its own random stream, so the lips can be re-rendered without re-synthesis
+    frames, art, vis = _lips.render_lips(phones, phoneset, T_v, voice, np.random.default_rng([seed, 7]))
+    if frames.shape[0] != T_v:
+        raise RuntimeError(f"{path}: {frames.shape[0]} video frames for {T_v} expected")
+    tmp = path[:-4] + ".tmp.npz"
+    np.savez_compressed(tmp, frames=frames, visemes=vis, art=art)
+    os.replace(tmp, path)  # atomic: readers never see a half-written file
+
+
+def _rerender(row: dict) -> str:
+    _render_to(row["lips"], [tuple(p) for p in row["phones"]], row["phoneset"], row["n_video_frames"],
+               row["voice"], row["seed"])
+    return row["id"]
+
+
+def rerender_lips(corpus_dir: str, splits=SPLITS, workers: int | None = None, progress: bool = True) -> int:
+    """Re-render every lip video of a corpus from its metadata (phone timings), keeping the audio.
+
+    Use it after changing the renderer in :mod:`udiffse_lite.data.lips`; the result is
+    what :func:`build_corpus` would write with the current code.
+
+    Returns:
+        Number of videos written.
+
+    Notebook: 09_seeing_speech.ipynb
+    """
+    with open(os.path.join(corpus_dir, "corpus.json")) as f:
+        seed = json.load(f)["seed"]
+    rows = []
+    for split in splits:
+        for r in load_metadata(corpus_dir, split):
+            rows.append(dict(r, seed=_seed(seed, r["id"])))
+    workers = workers or min(2, os.cpu_count() or 1)
+    t0 = time.time()
+    with mp.get_context("fork").Pool(workers) as pool:
+        for k, _ in enumerate(pool.imap_unordered(_rerender, rows, chunksize=8)):
+            if progress and (k + 1) % 500 == 0:
+                print(f"[corpus] re-rendered {k + 1}/{len(rows)} videos, {time.time() - t0:.0f} s", file=sys.stderr)
+    return len(rows)
 
 
 def _work(batch: list[dict]) -> list[dict]:

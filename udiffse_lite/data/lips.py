@@ -135,8 +135,8 @@ def articulation(phones, phoneset: str, n_frames: int, fps: float = VIDEO_FPS,
     """Coarticulated articulator trajectories, one row per video frame.
 
     Each viseme segment ``i`` (centre ``c``, duration ``d``) has dominance
-    ``D_i(t) = w_i`` inside the segment and ``w_i exp(-(|t - c| - d/2) / tau)`` outside,
-    ``tau = 40 ms``; the trajectory is ``sum_i D_i T_i / sum_i D_i`` per parameter,
+    ``D_i(t) = w_i`` inside the segment and ``w_i exp(-((|t - c| - d/2) / tau)**2)`` outside,
+    ``tau = 50 ms``; the trajectory is ``sum_i D_i T_i / sum_i D_i`` per parameter,
     averaged over ``sub`` instants inside each frame's interval.
 
     Args:
@@ -161,7 +161,7 @@ def articulation(phones, phoneset: str, n_frames: int, fps: float = VIDEO_FPS,
     b = np.array([s[2] for s in segs])
     c, half = (a + b) / 2, np.maximum((b - a) / 2, 1e-3)
     dist = np.maximum(np.abs(t[None, :] - c[:, None]) - half[:, None], 0.0)  # (N, M) seconds
-    D = np.exp(-dist / 0.04)[:, :, None] * _DOM[v][:, None, :]  # (N, M, 5)
+    D = np.exp(-(dist / 0.05) ** 2)[:, :, None] * _DOM[v][:, None, :]  # (N, M, 5)
     traj = (D * _TARGETS[v][:, None, :]).sum(0) / D.sum(0).clip(1e-12)  # (M, 5)
     return traj.reshape(n_frames, sub, 5).mean(1).astype(np.float32)
 

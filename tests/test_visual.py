@@ -1,0 +1,74 @@
+"""The lip encoder: shapes, checks, save/load, a short pretraining run, feature extraction, the shipped checkpoint."""
+import os
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from udiffse_lite import visual
+from udiffse_lite.data import build_corpus, load_metadata
+from udiffse_lite.data.datasets import CropDataset
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    if shutil.which("espeak-ng") is None or shutil.which("festival") is None:
+        pytest.skip("speech engines missing: run scripts/install_system_deps.sh")
+    out = str(tmp_path_factory.getbasetemp() / "tiny_corpus")  # shared with test_data_corpus.py
+    build_corpus("tiny", out, seed=0, progress=False)
+    return out
+
+
+def test_encoder_shapes_and_bad_input():
+    enc = visual.LipEncoder(visual.LipEncoderConfig(p=32)).eval()
+    assert 2e5 < enc.n_params() < 5e6
+    x = torch.randint(0, 256, (2, 9, 88, 88), dtype=torch.uint8)
+    with torch.no_grad():
+        v = enc(x)
+        assert v.shape == (2, 9, 32) and v.dtype == torch.float32
+        torch.testing.assert_close(enc(x.float() / 255), v, atol=1e-4, rtol=1e-4)  # uint8 == 0..1 float
+        assert enc.classify(x).shape == (2, 9, 13)
+        # temporal context is local: changing the last frame leaves the first frame's features alone
+        y = x.clone()
+        y[:, -1] = 0
+        assert not torch.allclose(enc(y)[:, -1], v[:, -1])
+    with pytest.raises(ValueError, match="batch axis"):
+        enc(x[0])
+
+
+def test_save_load_roundtrip(tmp_path):
+    enc = visual.LipEncoder().eval()
+    visual.save_lip_encoder(enc, str(tmp_path / "e.pt"), meta={"note": 1})
+    enc2 = visual.load_lip_encoder(str(tmp_path / "e.pt"))
+    x = torch.randint(0, 256, (1, 6, 88, 88), dtype=torch.uint8)
+    with torch.no_grad():
+        torch.testing.assert_close(enc(x), enc2(x))
+    assert enc2.meta == {"note": 1} and not any(p.requires_grad for p in enc2.parameters())
+    with pytest.raises(FileNotFoundError, match="lip-encoder train"):
+        visual.load_lip_encoder(str(tmp_path / "missing.pt"))
+
+
+def test_short_training_and_feature_extraction(tiny, tmp_path):
+    res = visual.train_lip_encoder(tiny, str(tmp_path / "enc.pt"), steps=6, batch=2, clip_frames=12,
+                                   progress=False, eval_splits=("test_matched",))
+    acc = res["accuracy"]["test_matched"]
+    assert 0 <= acc["accuracy"] <= 1 and 0 < acc["majority_rate"] < 1 and acc["frames"] > 0
+    enc = visual.load_lip_encoder(str(tmp_path / "enc.pt"))
+    n = visual.extract_features(tiny, enc, str(tmp_path / "feats"), split="valid")
+    rows = load_metadata(tiny, "valid")
+    assert n == len(rows)
+    for r in rows:
+        assert np.load(tmp_path / "feats" / "valid" / f"{r['id']}.npy").shape == (r["n_video_frames"], 64)
+    item = CropDataset(tiny, "valid", features=str(tmp_path / "feats"))[0]
+    assert item["video"].shape == (51, 64) and item["audio"].shape == (32640,)
+
+
+def test_shipped_checkpoint_is_small_and_beats_majority():
+    if not os.path.exists(visual.DEFAULT_CKPT):
+        pytest.skip("no shipped lip encoder checkpoint yet")
+    assert os.path.getsize(visual.DEFAULT_CKPT) < 5 * 2 ** 20
+    enc = visual.load_lip_encoder()
+    for split in ("test_matched", "test_mismatched"):
+        a = enc.meta["accuracy"][split]
+        assert a["accuracy"] > a["majority_rate"] + 0.1, (split, a)

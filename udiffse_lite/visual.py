@@ -1,0 +1,298 @@
+"""The visual front-end: a small lip encoder, pretrained as a lip reader, then frozen.
+
+AV-HuBERT turns a mouth video into 768-d features per frame; it is far too big
+for a CPU course. :class:`LipEncoder` is the stand-in: a 3-D convolution over
+(time, height, width) that sees lip *motion*, a 2-D residual trunk per frame,
+and temporal convolutions over ~0.4 s of context, giving ``p = 64`` features per
+25 fps frame. It is trained on the teaching corpus to classify the viseme shown
+in each video frame (labels from the engine's phone timings), then frozen: its
+features are what the audio-visual prior is conditioned on.
+
+    enc = load_lip_encoder()                     # udiffse_lite/checkpoints/lip_encoder.pt
+    v = enc(frames[None])                        # (1, T_v, 64)
+
+Notebook: 09_seeing_speech.ipynb
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+DEFAULT_CKPT = os.path.join(os.path.dirname(__file__), "checkpoints", "lip_encoder.pt")
+
+
+@dataclass
+class LipEncoderConfig:
+    """Sizes of :class:`LipEncoder`.
+
+    Notebook: 09_seeing_speech.ipynb
+    """
+
+    p: int = 64  # output feature size per video frame (the prior's cross-attention input)
+    front: int = 8  # 3-D conv channels: lip motion over 5 frames
+    trunk: tuple = (24, 48, 96)  # 2-D residual stages, each halves the image (22 -> 11 -> 6 -> 3)
+    hidden: int = 128  # temporal model width
+    kernel_t: int = 5  # temporal kernel: 5 frames = 0.2 s per layer, two layers
+    n_classes: int = 13  # visemes (udiffse_lite.data.lips.VISEMES)
+
+
+class _Res2d(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.c1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.b1 = nn.BatchNorm2d(cout)
+        self.c2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.b2 = nn.BatchNorm2d(cout)
+        self.skip = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        return F.relu(self.b2(self.c2(F.relu(self.b1(self.c1(x))))) + self.skip(x))
+
+
+class LipEncoder(nn.Module):
+    """Mouth frames -> per-frame visual features (and viseme logits for pretraining).
+
+    Args:
+        cfg: sizes (:class:`LipEncoderConfig`).
+
+    Shapes:
+        input ``(B, T_v, 88, 88)`` uint8 (0..255) or float (0..1); output ``(B, T_v, p)`` float32.
+
+    Notebook: 09_seeing_speech.ipynb
+    """
+
+    def __init__(self, cfg: LipEncoderConfig | None = None):
+        super().__init__()
+        self.cfg = cfg = cfg or LipEncoderConfig()
+        # 88x88 is averaged down to 44x44 first: the mouth fills the crop, and a CPU must train this
+        self.front = nn.Sequential(
+            nn.AvgPool3d((1, 2, 2)),
+            nn.Conv3d(1, cfg.front, (5, 5, 5), (1, 2, 2), (2, 2, 2), bias=False),
+            nn.BatchNorm3d(cfg.front), nn.ReLU())
+        chans = (cfg.front,) + tuple(cfg.trunk)
+        self.trunk = nn.Sequential(*[_Res2d(a, b, 2) for a, b in zip(chans[:-1], chans[1:])])
+        self.proj = nn.Linear(chans[-1], cfg.hidden)
+        k = cfg.kernel_t
+        self.temporal = nn.ModuleList([nn.Sequential(nn.Conv1d(cfg.hidden, cfg.hidden, k, padding=k // 2),
+                                                     nn.BatchNorm1d(cfg.hidden), nn.ReLU()) for _ in range(2)])
+        self.out = nn.Linear(cfg.hidden, cfg.p)
+        self.head = nn.Linear(cfg.p, cfg.n_classes)
+
+    @staticmethod
+    def normalise(frames: torch.Tensor) -> torch.Tensor:
+        """uint8 or 0..1 frames -> per-clip standardised float (removes lighting and skin tone)."""
+        x = frames.float()
+        if frames.dtype == torch.uint8:
+            x = x / 255.0
+        m = x.mean(dim=(1, 2, 3), keepdim=True)
+        s = x.std(dim=(1, 2, 3), keepdim=True).clamp_min(1e-3)
+        return (x - m) / s
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        """(B, T_v, H, W) frames -> (B, T_v, p) features."""
+        if frames.ndim == 3:
+            raise ValueError(f"frames must be batched (B, T_v, H, W); got {tuple(frames.shape)}: "
+                             "add a batch axis with frames[None]")
+        if frames.ndim != 4:
+            raise ValueError(f"frames must be (B, T_v, H, W), got shape {tuple(frames.shape)}")
+        B, T = frames.shape[:2]
+        x = self.normalise(frames)[:, None]  # (B, 1, T, H, W)
+        x = self.front(x)  # (B, C, T, 22, 22)
+        x = x.transpose(1, 2).flatten(0, 1)  # (B*T, C, h, w)
+        x = self.trunk(x).mean(dim=(2, 3))  # (B*T, C')
+        h = self.proj(x).view(B, T, -1).transpose(1, 2)  # (B, hidden, T)
+        for layer in self.temporal:
+            h = h + layer(h)
+        return self.out(h.transpose(1, 2))  # (B, T, p)
+
+    def classify(self, frames: torch.Tensor) -> torch.Tensor:
+        """(B, T_v, H, W) -> (B, T_v, n_classes) viseme logits (the pretraining task)."""
+        return self.head(F.relu(self.forward(frames)))
+
+    def n_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+# ---------------------------------------------------------------- data for pretraining
+def _load_split(corpus_dir: str, split: str, limit: int | None = None):
+    from .data.corpus import load_metadata
+    rows = load_metadata(corpus_dir, split)[:limit]
+    clips = []
+    for r in rows:
+        with np.load(r["lips"]) as z:
+            clips.append((z["frames"], z["visemes"].astype(np.int64)))
+    return clips
+
+
+def _batch(clips, rng: np.random.Generator, batch: int, T: int):
+    X, Y = [], []
+    for i in rng.integers(0, len(clips), batch):
+        f, y = clips[i]
+        if len(f) <= T:
+            pad = T - len(f)
+            f = np.concatenate([f, np.repeat(f[-1:], pad, 0)])
+            y = np.concatenate([y, np.full(pad, -100)])  # padded frames are ignored by the loss
+            a = 0
+        else:
+            a = int(rng.integers(0, len(f) - T + 1))
+        X.append(f[a:a + T])
+        Y.append(y[a:a + T])
+    return torch.from_numpy(np.stack(X)), torch.from_numpy(np.stack(Y))
+
+
+@torch.no_grad()
+def frame_accuracy(corpus_dir: str, encoder: LipEncoder, split: str = "test_matched",
+                   majority_class: int | None = None) -> dict:
+    """Per-frame viseme accuracy of the lip reader on a split, next to the majority-class rate.
+
+    Args:
+        corpus_dir: the corpus.
+        encoder: a trained :class:`LipEncoder`.
+        split: split to score.
+        majority_class: the *training* majority class (default: from ``train``).
+
+    Returns:
+        ``{"accuracy", "majority_rate", "majority_class", "frames"}``: the majority rate is
+        the accuracy of always answering the training set's most frequent viseme.
+
+    Notebook: 09_seeing_speech.ipynb
+    """
+    if majority_class is None:
+        ys = np.concatenate([y for _, y in _load_split(corpus_dir, "train", limit=400)])
+        majority_class = int(np.bincount(ys).argmax())
+    encoder.eval()
+    correct = total = maj = 0
+    for f, y in _load_split(corpus_dir, split):
+        pred = encoder.classify(torch.from_numpy(f)[None])[0].argmax(-1).numpy()
+        correct += int((pred == y).sum())
+        maj += int((y == majority_class).sum())
+        total += len(y)
+    return {"accuracy": correct / max(total, 1), "majority_rate": maj / max(total, 1),
+            "majority_class": majority_class, "frames": total}
+
+
+def train_lip_encoder(corpus_dir: str, out_path: str = DEFAULT_CKPT, steps: int = 600, batch: int = 12,
+                      clip_frames: int = 32, lr: float = 2e-3, seed: int = 0,
+                      cfg: LipEncoderConfig | None = None, progress: bool = True,
+                      eval_splits=("test_matched", "test_mismatched")) -> dict:
+    """Pretrain the lip encoder as a per-frame viseme classifier and save it frozen.
+
+    Args:
+        corpus_dir: a built corpus (uses its ``train`` split; labels are the npz ``visemes``).
+        out_path: checkpoint path (``.pt``); ``None`` to skip saving.
+        steps: optimiser steps (AdamW, cosine learning rate).
+        batch: clips per step.
+        clip_frames: frames per clip (32 = 1.28 s).
+        lr: peak learning rate.
+        seed: seeds torch and the clip sampler.
+        cfg: model sizes.
+        progress: print the loss every 50 steps.
+        eval_splits: splits whose frame accuracy is measured after training.
+
+    Returns:
+        ``{"encoder", "accuracy": {split: frame_accuracy(...)}, "params", "seconds"}``.
+
+    Notebook: 09_seeing_speech.ipynb
+    """
+    if steps <= 0:
+        raise ValueError(f"steps must be positive, got {steps}")
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    clips = _load_split(corpus_dir, "train")
+    enc = LipEncoder(cfg)
+    opt = torch.optim.AdamW(enc.parameters(), lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
+    t0 = time.time()
+    enc.train()
+    for step in range(steps):
+        X, Y = _batch(clips, rng, batch, clip_frames)
+        logits = enc.classify(X)
+        loss = F.cross_entropy(logits.flatten(0, 1), Y.flatten(), ignore_index=-100)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        if progress and (step % 50 == 0 or step == steps - 1):
+            print(f"[lip-encoder] step {step} loss {loss.item():.3f} {time.time() - t0:.0f} s", file=sys.stderr)
+    enc.eval()
+    for p in enc.parameters():
+        p.requires_grad_(False)
+    ys = np.concatenate([y for _, y in clips])
+    maj = int(np.bincount(ys).argmax())
+    acc = {s: frame_accuracy(corpus_dir, enc, s, maj) for s in eval_splits}
+    res = {"encoder": enc, "accuracy": acc, "params": enc.n_params(), "seconds": round(time.time() - t0, 1)}
+    if out_path:
+        save_lip_encoder(enc, out_path, meta={"accuracy": acc, "steps": steps, "seed": seed,
+                                              "corpus": os.path.basename(os.path.abspath(corpus_dir)),
+                                              "seconds": res["seconds"]})
+    if progress:
+        print(f"[lip-encoder] {enc.n_params()} params; accuracy {json.dumps(acc)}", file=sys.stderr)
+    return res
+
+
+def save_lip_encoder(enc: LipEncoder, path: str, meta: dict | None = None) -> None:
+    """Save config, weights (float32) and metadata.
+
+    Notebook: 09_seeing_speech.ipynb
+    """
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    cfg = asdict(enc.cfg)
+    cfg["trunk"] = list(cfg["trunk"])
+    torch.save({"config": cfg, "state_dict": enc.state_dict(), "meta": meta or {}}, path)
+
+
+def load_lip_encoder(path: str = DEFAULT_CKPT) -> LipEncoder:
+    """Load a frozen lip encoder (eval mode, no gradients).
+
+    Raises:
+        FileNotFoundError: no checkpoint (names the command that trains one).
+
+    Notebook: 09_seeing_speech.ipynb
+    """
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no lip encoder at {path!r}: train one with "
+                                "`python -m udiffse_lite lip-encoder train --corpus data/corpus`")
+    ck = torch.load(path, map_location="cpu", weights_only=True)
+    cfg = dict(ck["config"])
+    cfg["trunk"] = tuple(cfg["trunk"])
+    enc = LipEncoder(LipEncoderConfig(**cfg))
+    enc.load_state_dict(ck["state_dict"])
+    enc.meta = ck.get("meta", {})
+    enc.eval()
+    for p in enc.parameters():
+        p.requires_grad_(False)
+    return enc
+
+
+@torch.no_grad()
+def extract_features(corpus_dir: str, encoder: LipEncoder, out_dir: str, split: str | None = None) -> int:
+    """Precompute lip features for a split (or all splits) into ``<out_dir>/<split>/<id>.npy``.
+
+    Each file is (T_v, p) float32, one row per 25 fps video frame, the layout
+    :class:`udiffse_lite.data.datasets.CropDataset` reads with ``features=out_dir``.
+
+    Returns:
+        Number of files written.
+
+    Notebook: 09_seeing_speech.ipynb
+    """
+    from .data.corpus import SPLITS, load_metadata
+    encoder.eval()
+    n = 0
+    for sp in ([split] if split else SPLITS):
+        os.makedirs(os.path.join(out_dir, sp), exist_ok=True)
+        for r in load_metadata(corpus_dir, sp):
+            with np.load(r["lips"]) as z:
+                f = torch.from_numpy(z["frames"])
+            v = encoder(f[None])[0].numpy().astype(np.float32)  # (T_v, p)
+            np.save(os.path.join(out_dir, sp, r["id"] + ".npy"), v)
+            n += 1
+    return n
