@@ -149,7 +149,9 @@ def test_outputs_prior_checkpoint_and_metadata(tmp_path):
 
 def test_batches_crops_and_errors():
     tr = make_trainer()
-    assert sorted(tr._indices(0) + tr._indices(1) + tr._indices(2)[:1]) == [0, 1, 2, 3, 4]  # one epoch
+    first_epoch = tr._indices(0) + tr._indices(1) + tr._indices(2)[:1]
+    assert sorted(i for i, _ in first_epoch) == [0, 1, 2, 3, 4] and {e for _, e in first_epoch} == {0}
+    assert tr._indices(2)[1][1] == 1  # the 6th sample opens epoch 1
     g = step_generator(0, 0)
     audio = torch.randn(2, (64 - 1) * 128)
     video = torch.arange(13.0)[None, :, None].expand(2, 13, P)

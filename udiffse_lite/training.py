@@ -263,10 +263,10 @@ class Trainer:
         for e, b in zip(self.ema.buffers(), self.net.buffers()):
             e.copy_(b)
 
-    def _indices(self, step: int) -> list[int]:
-        """This rank's sample indices for ``step``: a fresh permutation per epoch, seeded by
-        ``(seed, epoch)`` and shared by all ranks, each rank taking every world-th sample
-        (DistributedSampler's split, but a function of the step so resuming is exact)."""
+    def _indices(self, step: int) -> list[tuple[int, int]]:
+        """This rank's ``(index, epoch)`` pairs for ``step``: a fresh permutation per epoch,
+        seeded by ``(seed, epoch)`` and shared by all ranks, each rank taking every world-th
+        sample (DistributedSampler's split, but a function of the step so resuming is exact)."""
         n, B = len(self.train_set), self.cfg.batch_size
         out = []
         for pos in range(step * B, (step + 1) * B):
@@ -274,14 +274,20 @@ class Trainer:
             if epoch != self._perm_epoch:  # the permutation is a pure function of (seed, epoch)
                 self._perm = torch.randperm(n, generator=step_generator(self.cfg.seed, epoch, 1 << 20))
                 self._perm_epoch = epoch
-            out.append(int(self._perm[i]))
+            out.append((int(self._perm[i]), epoch))
         return out[self.rank::self.world]
 
     _perm_epoch = -1
     _perm = None
 
-    def _load(self, indices: list[int], dataset) -> tuple[torch.Tensor, torch.Tensor | None]:
-        items = [dataset[i] for i in indices]
+    @staticmethod
+    def _get(dataset, i: int, epoch: int = 0) -> dict:
+        if hasattr(dataset, "set_epoch"):  # CropDataset draws its crop from (seed, epoch, index)
+            dataset.set_epoch(epoch)
+        return dataset[i]
+
+    def _load(self, indices: list[tuple[int, int]], dataset) -> tuple[torch.Tensor, torch.Tensor | None]:
+        items = [self._get(dataset, i, e) for i, e in indices]
         for it in items:
             if "audio" not in it:
                 raise ValueError("dataset items must be dicts with an 'audio' waveform (and 'video')")
@@ -364,7 +370,7 @@ class Trainer:
         n = min(len(ds), self.cfg.val_batches * B)
         for i in range(0, n, B):
             g = step_generator(self.cfg.seed, i, 10_000 + self.rank, device=self.device)
-            audio, video = self._load(list(range(i, min(i + B, n))), ds)
+            audio, video = self._load([(j, 0) for j in range(i, min(i + B, n))], ds)
             S, v = self.make_batch(audio, video, g)
             losses.append(float(dsm_loss(net, self.sde, S, v, g)))
         return float(np.mean(losses)) if losses else float("nan")
