@@ -233,8 +233,8 @@ viz.value_slider(draw_lam, [0.25, 0.5, 1.0, 1.5, 2.0, 4.0], description="lam", v
 # audio-only teaching prior), and the noise variance `V` is unknown. UDiffSE (Nortier, Sadeghi
 # & Serizel, 2024) estimates both by expectation–maximisation:
 #
-# - **E-step:** one full posterior reverse pass with the current `V = W H` (the first pass
-#   without any likelihood: an unconditional guess);
+# - **E-step:** one full posterior reverse pass with the current `V = W H` (the first pass has
+#   no likelihood at all: the prior alone, started from the mixture);
 # - **M-step:** one NMF update on the residual power `mean_b |X − S|²`.
 #
 # A word on the prior. `tiny-ao` has about 3 M parameters and was trained on a CPU for well

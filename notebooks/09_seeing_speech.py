@@ -62,8 +62,8 @@ torch.manual_seed(0)
 # %% [markdown]
 # ## 1. The lip videos
 #
-# The audio-visual papers use LRS3 and VoxCeleb2 mouth crops of 88 × 88 pixels at 25 frames per
-# second. The teaching corpus has no camera: its speech comes from speech synthesisers, which
+# Audio-visual speech pipelines (LRS3 with AV-HuBERT, for instance) use mouth crops of 88 × 88
+# pixels at 25 frames per second. The teaching corpus has no camera: its speech comes from speech synthesisers, which
 # also report *when* each phone is spoken, and the mouth is **rendered** from those timings
 # (`udiffse_lite/data/lips.py`): phones → mouth shapes → coarticulated jaw, lip width, rounding,
 # teeth and tongue → a drawn mouth with per-speaker appearance, head jitter, changing light and
@@ -152,8 +152,8 @@ plt.show()
 # %% [markdown]
 # ## 4. The lip encoder: a small lip reader, frozen
 #
-# AV-UDiffSE conditions its prior on AV-HuBERT features (768 numbers per frame from a 300 M
-# parameter model): far too big for this course. The stand-in, `ul.visual.LipEncoder`, is a 3-D
+# AV-UDiffSE conditions its prior on AV-HuBERT features (768 numbers per frame from a
+# self-supervised model of about 100 M parameters): far too big for this course. The stand-in, `ul.visual.LipEncoder`, is a 3-D
 # convolution over lip motion, a small 2-D residual trunk and two temporal convolutions (about
 # 0.4 s of context), giving `p = 64` features per frame. It was trained on the teaching corpus to
 # classify the viseme of each frame, then **frozen**: the `tiny-av` prior was trained on its
@@ -233,9 +233,10 @@ with torch.no_grad():
 print("my_cross_attention == ul.unet.CrossAttentionBlock:", tuple(mine.shape), "weights", tuple(weights.shape))
 
 # %% [markdown]
-# The block has `3 F_l d + F_l d + F_l` parameters for the queries, keys and values (here
-# `d = F_l`): tiny compared with the convolutions, hence "light". It adds one `(C T) × T_v`
-# attention matrix per level: cheap, because there are few video frames.
+# The block has `F_l d` parameters for the queries, `2 p d` for the keys and values,
+# `d F_l + F_l` for the output and `2 C` for the GroupNorm (the reference uses `d = F_l`):
+# tiny compared with the convolutions, and no convolution of its own, hence "light". It adds one
+# `(C T) × T_v` attention matrix per level: cheap, because there are few video frames.
 #
 # ## 6. What do the attention weights look at?
 #
@@ -264,15 +265,18 @@ for hk in hooks:
     hk.remove()
 
 # %%
+T_pad = maps[0].shape[0]  # STFT frames after padding to a multiple of the U-Net's down-sampling
+dur = L / ex.sr
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), layout="constrained")
 for ax, (j, wmap) in zip(axes, maps.items()):
     Tl, Tv = wmap.shape
-    dur = L / ex.sr
-    im = ax.imshow(wmap.T, origin="lower", aspect="auto", cmap="viridis", extent=[0, dur, 0, Tv / spectral.VIDEO_FPS])
+    x_end = T_pad * spectral.HOP / spectral.SR  # every level spans the same (padded) time
+    im = ax.imshow(Tv * wmap.T, origin="lower", aspect="auto", cmap="viridis",
+                   extent=[0, x_end, 0, Tv / spectral.VIDEO_FPS])
     ax.plot([0, dur], [0, dur], "w--", lw=0.8, label="same time")
-    ax.set(xlabel="audio frame time (s)", ylabel="video frame time (s)",
+    ax.set(xlim=(0, dur), xlabel="audio frame time (s)", ylabel="video frame time (s)",
            title=f"block {j}: F_l = {net.cond[j].n_freq}, {Tl} audio frames")
-    fig.colorbar(im, ax=ax, label="attention weight")
+    fig.colorbar(im, ax=ax, label="weight × T_v (1 = uniform)")
 axes[0].legend(loc="upper left", fontsize=8)
 plt.show()
 
