@@ -194,13 +194,15 @@ print("my_nmf_update == ul.nmf.NMF.update: ok")
 n_iter = 100 if not FAST else 30  # updates
 
 
-def fit(P, rank, exponent, n_iter, seed=0):
+def fit(P, rank, exponent, n_iter, seed=0, track=True):
+    """Fit an NMF; return it and the divergence per bin after each update (only the last if not track)."""
     m = nmf.NMF(*P.shape, rank=rank, generator=torch.Generator().manual_seed(seed), exponent=exponent)
-    curve = [nmf.is_divergence(P, m.V).item() / P.numel()]
+    curve = [nmf.is_divergence(P, m.V).item() / P.numel()] if track else []
     for _ in range(n_iter):
         m.update(P)
-        curve.append(nmf.is_divergence(P, m.V).item() / P.numel())
-    return m, curve
+        if track:
+            curve.append(nmf.is_divergence(P, m.V).item() / P.numel())
+    return m, curve if track else [nmf.is_divergence(P, m.V).item() / P.numel()]
 
 
 curves = {g: fit(P, rank, g, n_iter)[1] for g in (1.0, 0.5)}
@@ -229,7 +231,7 @@ print(f"MM curve never increases: {bool(np.all(np.diff(curves[0.5]) <= 1e-6))}")
 
 # %%
 ranks = [1, 2, 4, 8, 16] if not FAST else [1, 2, 4, 8]
-fits = {kind: {K: fit(p, K, 0.5, n_iter) for K in ranks} for kind, p in powers.items()}  # (model, curve)
+fits = {kind: {K: fit(p, K, 0.5, n_iter, track=False) for K in ranks} for kind, p in powers.items()}
 left = {kind: [fits[kind][K][1][-1] for K in ranks] for kind in powers}
 fig, ax = viz.plot_curves({kind: (ranks, d) for kind, d in left.items()}, xlabel="rank K",
                           ylabel="D_IS per bin after fitting")
