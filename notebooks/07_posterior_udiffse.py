@@ -139,7 +139,8 @@ def gap_db(est):
 # each step one annealed-Langevin **corrector** step and one reverse-diffusion **predictor**
 # step (Euler–Maruyama of `dS = [-theta S - g² score] dt + g dw̄`), both with the *posterior*
 # score = prior score + `lam` × likelihood gradient (the `posterior-score` schedule,
-# equation (6) of the papers):
+# equation (6) of the papers). All noise is circular complex Gaussian, `complex_randn`: real and
+# imaginary parts each of variance 1/2, so `E|z|² = 1`.
 
 # %%
 def my_posterior_sample(prior, X, V, n_steps=30, b=4, lam=1.0, r=0.5, generator=None):
@@ -207,8 +208,9 @@ for name, v in gaps.items():
 # (Fast mode uses fewer frames and one seed, so its numbers wobble by a few tenths.) The exact
 # likelihood *reaches* the bound: the sampler is right. The pseudo-likelihood in the
 # `posterior-score` schedule is as good. The `reference` schedule, a separate likelihood step
-# after every other predictor step with `lam = 1.5`, stays more than a decibel short: on the
-# Gaussian case it under-weights the data.
+# `S += lam g(t)² dt ∇log p(X|S_t)` after every other predictor step with `lam = 1.5` (the
+# corrector seeing the prior score alone), stays more than a decibel short: on the Gaussian case
+# it under-weights the data.
 #
 # *Question:* the Wiener filter lies *below* zero. Why is that not a contradiction?
 #
