@@ -410,12 +410,23 @@ def cmd_book(args) -> int:
             "udiffse", {}).get("source_sha") == sha(pys[name].read_bytes())
         if not fresh:
             stale.append(name)
+    failed = []
     for name in stale:
         t0 = time.perf_counter()
         print(f"nbcheck: executing {name} for the book (fast mode) ...", flush=True)
-        nb = execute(read_py(pys[name]), NOTEBOOKS, args.timeout)
+        nb = execute(read_py(pys[name]), NOTEBOOKS, args.timeout, allow_errors=True)
+        bad = sum(any(o.get("output_type") == "error" for o in c.get("outputs", []))
+                  for c in nb.cells if c.cell_type == "code")
+        if bad:
+            failed.append(name)  # shown in the book with its traceback, but the build fails
+            nb.metadata.setdefault("udiffse", {})
         save_executed(nb, pys[name])
-        print(f"nbcheck: {name}: {time.perf_counter() - t0:.1f} s")
+        if bad:  # never reuse a failed execution: drop its stamp so the next build re-runs it
+            out = CHAPTERS / f"{name}.ipynb"
+            nb2 = nbformat.read(out, as_version=4)
+            nb2.metadata["udiffse"]["source_sha"] = "failed"
+            nbformat.write(nb2, out)
+        print(f"nbcheck: {name}: {time.perf_counter() - t0:.1f} s" + (f", {bad} cell(s) FAILED" if bad else ""))
     cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(BOOK), "-W", "--keep-going"]
     if args.all:
         cmd.append("--all")
@@ -424,7 +435,9 @@ def cmd_book(args) -> int:
     rc = subprocess.call(cmd, cwd=ROOT, env=fast_env())
     print(f"nbcheck: book built in {time.perf_counter() - t0:.1f} s (rc={rc}) -> "
           f"{rel(BOOK / '_build' / 'html' / 'index.html')}")
-    return rc
+    if failed:
+        print(f"nbcheck: chapters with failing cells: {failed}")
+    return rc or (1 if failed else 0)
 
 
 def main(argv=None) -> int:
