@@ -239,13 +239,15 @@ viz.value_slider(draw_lam, [0.25, 0.5, 1.0, 1.5, 2.0, 4.0], description="lam", v
 #   no likelihood at all: the prior alone, started from the mixture);
 # - **M-step:** one NMF update on the residual power `mean_b |X − S|²`.
 #
-# A word on the prior. `tiny-ao` has about 3 M parameters and was trained on a CPU for well
-# under an hour, on synthetic voices. It has learned what the harmonics and formants of those
-# voices look like; it has not learned speech in general. On stationary noise (here white, at
-# 0 dB) it removes much of the noise; on babble, which looks like speech, it struggles.
+# A word on the prior. `tiny-ao` is small (the cell below prints its size; the papers' priors
+# have about 28 M parameters) and was trained on a CPU for about an hour, on synthetic voices.
+# It has learned what the harmonics and formants of those voices look like; it has not learned
+# speech in general. Stationary noise (here white, at 0 dB) is where it does best; on babble,
+# which looks like speech, it struggles (chapter 10).
 
 # %%
 prior = ul.load_pretrained("tiny-ao").to(device)
+print(f"tiny-ao: {sum(q.numel() for q in prior.parameters()) / 1e6:.2f} M parameters")
 ex = noisy_example("matched-1", noise="white", snr_db=0.0, seed=0)
 seconds = None if not FAST else 1.0  # crop the example (None: all of it)
 L = len(ex["x"]) if seconds is None else int(seconds * ex["sr"])

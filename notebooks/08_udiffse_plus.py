@@ -133,8 +133,8 @@ for name, fn, kw in [("UDiffSE (5 EM iterations)", udiffse, dict(em_iters=5)), (
     print(f"{name:26s} {gauss.n_evals:4d} evaluations (formula: {ch08.count_evals('udiffse' if kw else 'udiffse+')})")
 
 # %% [markdown]
-# Now the same on real speech with the trained audio-only teaching prior `tiny-ao` (about 3 M
-# parameters, trained briefly on synthetic voices: it knows those voices' harmonics, not speech
+# Now the same on real speech with the trained audio-only teaching prior `tiny-ao` (small,
+# trained briefly on synthetic voices: it knows those voices' harmonics, not speech
 # in general) through the waveform-level `ul.enhance`. Times are wall-clock on this machine,
 # after a warm-up, with the GPU synchronised: the real-time factor (RTF) is seconds of compute
 # per second of audio.

@@ -173,7 +173,8 @@ print("features:", tuple(feats.shape), f"({sum(p.numel() for p in enc.parameters
 print(f"viseme accuracy of the frozen lip reader on this utterance: {(pred.numpy() == vis).mean():.0%} "
       f"(chance: {np.bincount(vis).max() / len(vis):.0%} by always guessing the most frequent viseme)")
 fig, axes = plt.subplots(1, 2, figsize=(12, 3), layout="constrained", gridspec_kw=dict(width_ratios=[3, 2]))
-im = axes[0].imshow(feats.T, aspect="auto", origin="lower", cmap="RdBu_r",
+lim = feats.abs().max().item()
+im = axes[0].imshow(feats.T, aspect="auto", origin="lower", cmap="RdBu_r", vmin=-lim, vmax=lim,
                     extent=[0, len(tv) / spectral.VIDEO_FPS, 0, feats.shape[1]])
 axes[0].set(xlabel="Time (s)", ylabel="feature", title="lip-encoder features")
 fig.colorbar(im, ax=axes[0])

@@ -67,8 +67,8 @@ device = "cuda" if torch.cuda.is_available() else "cpu"
 # Tweedie updates, the likelihood. The two teaching priors share their architecture and training
 # data; `tiny-av` additionally has the light cross-attention blocks and the frozen lip encoder.
 #
-# Be clear about what they are: about 3 M parameters each, trained on a CPU (or briefly on a GPU)
-# on synthetic voices with rendered lips. The papers' priors have about 28 M parameters and were
+# Be clear about what they are: small networks (sizes printed below), trained on a CPU (or
+# briefly on a GPU) on synthetic voices with rendered lips. The papers' priors have about 28 M parameters and were
 # trained on large corpora of real speakers. Expect the *direction* of the papers' findings,
 # not their size, and check every claim with an interval.
 
