@@ -173,7 +173,7 @@ def make_test_mixtures(corpus_dir: str, split: str = "test_matched", snrs="match
         for t in noise_types:
             clips = [c for c in lib if c["type"] == t]
             for snr in snrs:
-                mid = f"{r['id']}__{t}__{snr:+d}dB" if float(snr).is_integer() else f"{r['id']}__{t}__{snr}dB"
+                mid = f"{r['id']}__{t}__{int(snr):+d}dB" if float(snr).is_integer() else f"{r['id']}__{t}__{snr}dB"
                 rng = np.random.default_rng(zlib.crc32(f"{seed}/{mid}".encode()))
                 c = clips[int(rng.integers(len(clips)))]
                 if c["wav"] not in cache:
