@@ -23,7 +23,7 @@ def test_table_on_tiny_corpus(tiny_corpus, tmp_path):
     assert len(res["matched +5 dB"]["UDiffSE+ [posterior-score]"]["rtf"]) == 2
     md = to_markdown(res, systems, conds, em_iters=5)
     assert sum(line.startswith("|") for line in md.splitlines()) == 2 + len(systems)  # header, rule, rows
-    assert "± " in md and "UDiffSE+ [posterior-score] | 0.00" in md  # params column in M
+    assert "± " in md and "UDiffSE+ [posterior-score] | 0.04 | 1 |" in md  # params (M), EM iters
 
 
 def test_unknown_split_is_an_error(tiny_corpus):
