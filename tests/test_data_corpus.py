@@ -22,7 +22,7 @@ needs_engines = pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.w
 def tiny(tmp_path_factory):
     if shutil.which("espeak-ng") is None or shutil.which("festival") is None:
         pytest.skip("speech engines missing: run scripts/install_system_deps.sh")
-    out = str(tmp_path_factory.getbasetemp() / "tiny_corpus")
+    out = str(tmp_path_factory.getbasetemp() / "tiny_corpus_shared")  # same folder as conftest.tiny_corpus
     build_corpus("tiny", out, seed=0, progress=False)
     return out
 
@@ -142,11 +142,11 @@ def test_crop_dataset_aligns_audio_and_video(tiny):
     ds = CropDataset(tiny, "train", features="lips", seed=3)
     item = ds[1]
     assert item["audio"].shape == (CROP_SAMPLES,) and item["audio"].dtype == torch.float32
-    assert item["video"].shape == (51, 88 * 88)
+    assert item["video"].shape == (51, 88, 88) and 0 <= item["video"].min() and item["video"].max() <= 1
     # find the crop inside the utterance and check the video is the same window
     s = torch.from_numpy(load_wav(ds.rows[1]["wav"]))
     with np.load(ds.rows[1]["lips"]) as z:
-        f = z["frames"].reshape(len(z["frames"]), -1) / 255.0
+        f = z["frames"] / 255.0
     k = next(k for k in range(len(f)) if torch.equal(s[k * 640:k * 640 + 2000], item["audio"][:2000]))
     np.testing.assert_allclose(item["video"][0].numpy(), f[k], atol=1e-6)
     assert torch.equal(ds[1]["audio"], item["audio"])  # deterministic per (seed, epoch, index)

@@ -108,7 +108,7 @@ def test_tcd_and_ntcd_timit_layouts(tmp_path):
     only = load_ntcd_timit(str(root), noise="car", snr=0)
     assert len(only) == 4 and all("Car/0/" in r["id"] and r["noisy"].endswith(".wav") for r in only)
     item = CropDataset(rows=clean, features="lips")[0]
-    assert item["audio"].shape == (32640,) and item["video"].shape == (51, 88 * 88)
+    assert item["audio"].shape == (32640,) and item["video"].shape == (51, 88, 88)
     with pytest.raises(FileNotFoundError):
         load_ntcd_timit(str(root), noise="Rain")
 
@@ -148,7 +148,7 @@ def test_generic_folder_with_lips_and_features(tmp_path):
     by = {r["id"]: r for r in rows}
     assert by["a/one"]["lips"].endswith("one.npy") and by["a/one"]["features"] is None
     assert by["two"]["features"].endswith("two.npy") and by["two"]["lips"] is None
-    assert CropDataset(rows=[by["a/one"]], features="lips")[0]["video"].shape == (51, 88 * 88)
+    assert CropDataset(rows=[by["a/one"]], features="lips")[0]["video"].shape == (51, 88, 88)
     with pytest.raises(FileNotFoundError):
         load_folder(str(tmp_path / "feats"))
 

@@ -15,7 +15,7 @@ from udiffse_lite.data.datasets import CropDataset
 def tiny(tmp_path_factory):
     if shutil.which("espeak-ng") is None or shutil.which("festival") is None:
         pytest.skip("speech engines missing: run scripts/install_system_deps.sh")
-    out = str(tmp_path_factory.getbasetemp() / "tiny_corpus")  # shared with test_data_corpus.py
+    out = str(tmp_path_factory.getbasetemp() / "tiny_corpus_shared")  # built once per session, shared
     build_corpus("tiny", out, seed=0, progress=False)
     return out
 
@@ -35,6 +35,14 @@ def test_encoder_shapes_and_bad_input():
         assert not torch.allclose(enc(y)[:, -1], v[:, -1])
     with pytest.raises(ValueError, match="batch axis"):
         enc(x[0])
+
+
+def test_config_roundtrip_used_by_priors():
+    from dataclasses import asdict
+    enc = visual.LipEncoder(visual.LipEncoderConfig(p=16))
+    again = visual.LipEncoder(visual.LipEncoderConfig(**asdict(enc.config)))
+    again.load_state_dict(enc.state_dict())
+    assert again.config.p == 16 and enc.cfg is enc.config
 
 
 def test_save_load_roundtrip(tmp_path):

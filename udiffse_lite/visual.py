@@ -15,6 +15,7 @@ Notebook: 09_seeing_speech.ipynb
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -38,7 +39,7 @@ class LipEncoderConfig:
 
     p: int = 64  # output feature size per video frame (the prior's cross-attention input)
     front: int = 8  # 3-D conv channels: lip motion over 5 frames
-    trunk: tuple = (24, 48, 96)  # 2-D residual stages, each halves the image (22 -> 11 -> 6 -> 3)
+    trunk: tuple = (16, 32, 64)  # 2-D residual stages, each halves the image (22 -> 11 -> 6 -> 3)
     hidden: int = 128  # temporal model width
     kernel_t: int = 5  # temporal kernel: 5 frames = 0.2 s per layer, two layers
     n_classes: int = 13  # visemes (udiffse_lite.data.lips.VISEMES)
@@ -71,7 +72,7 @@ class LipEncoder(nn.Module):
 
     def __init__(self, cfg: LipEncoderConfig | None = None):
         super().__init__()
-        self.cfg = cfg = cfg or LipEncoderConfig()
+        self.config = cfg = cfg or LipEncoderConfig()
         # 88x88 is averaged down to 44x44 first: the mouth fills the crop, and a CPU must train this
         self.front = nn.Sequential(
             nn.AvgPool3d((1, 2, 2)),
@@ -117,6 +118,10 @@ class LipEncoder(nn.Module):
         """(B, T_v, H, W) -> (B, T_v, n_classes) viseme logits (the pretraining task)."""
         return self.head(F.relu(self.forward(frames)))
 
+    @property
+    def cfg(self) -> LipEncoderConfig:
+        return self.config
+
     def n_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
@@ -124,7 +129,9 @@ class LipEncoder(nn.Module):
 # ---------------------------------------------------------------- data for pretraining
 def _load_split(corpus_dir: str, split: str, limit: int | None = None):
     from .data.corpus import load_metadata
-    rows = load_metadata(corpus_dir, split)[:limit]
+    rows = load_metadata(corpus_dir, split)
+    if limit is not None and len(rows) > limit:  # an even spread over voices and sentences
+        rows = [rows[i] for i in np.linspace(0, len(rows) - 1, limit).round().astype(int)]
     clips = []
     for r in rows:
         with np.load(r["lips"]) as z:
@@ -179,10 +186,11 @@ def frame_accuracy(corpus_dir: str, encoder: LipEncoder, split: str = "test_matc
             "majority_class": majority_class, "frames": total}
 
 
-def train_lip_encoder(corpus_dir: str, out_path: str = DEFAULT_CKPT, steps: int = 600, batch: int = 12,
-                      clip_frames: int = 32, lr: float = 2e-3, seed: int = 0,
+def train_lip_encoder(corpus_dir: str, out_path: str = DEFAULT_CKPT, steps: int = 300, batch: int = 8,
+                      clip_frames: int = 16, lr: float = 2e-3, seed: int = 0,
                       cfg: LipEncoderConfig | None = None, progress: bool = True,
-                      eval_splits=("test_matched", "test_mismatched")) -> dict:
+                      eval_splits=("test_matched", "test_mismatched"), max_utterances: int | None = 900,
+                      threads: int | None = 1) -> dict:
     """Pretrain the lip encoder as a per-frame viseme classifier and save it frozen.
 
     Args:
@@ -190,12 +198,15 @@ def train_lip_encoder(corpus_dir: str, out_path: str = DEFAULT_CKPT, steps: int 
         out_path: checkpoint path (``.pt``); ``None`` to skip saving.
         steps: optimiser steps (AdamW, cosine learning rate).
         batch: clips per step.
-        clip_frames: frames per clip (32 = 1.28 s).
+        clip_frames: frames per clip (16 = 0.64 s).
         lr: peak learning rate.
         seed: seeds torch and the clip sampler.
         cfg: model sizes.
         progress: print the loss every 50 steps.
         eval_splits: splits whose frame accuracy is measured after training.
+        max_utterances: training clips held in memory (an even subset of ``train``; None = all).
+        threads: torch CPU threads while training (1: on a shared 2-core machine two OpenMP
+            threads waiting on each other were 6x slower than one); None keeps the setting.
 
     Returns:
         ``{"encoder", "accuracy": {split: frame_accuracy(...)}, "params", "seconds"}``.
@@ -204,9 +215,26 @@ def train_lip_encoder(corpus_dir: str, out_path: str = DEFAULT_CKPT, steps: int 
     """
     if steps <= 0:
         raise ValueError(f"steps must be positive, got {steps}")
+    with _threads(threads):
+        return _train(corpus_dir, out_path, steps, batch, clip_frames, lr, seed, cfg, progress, eval_splits,
+                      max_utterances)
+
+
+@contextlib.contextmanager
+def _threads(n: int | None):
+    old = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def _train(corpus_dir, out_path, steps, batch, clip_frames, lr, seed, cfg, progress, eval_splits, max_utterances):
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    clips = _load_split(corpus_dir, "train")
+    clips = _load_split(corpus_dir, "train", limit=max_utterances)
     enc = LipEncoder(cfg)
     opt = torch.optim.AdamW(enc.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
@@ -230,7 +258,8 @@ def train_lip_encoder(corpus_dir: str, out_path: str = DEFAULT_CKPT, steps: int 
     acc = {s: frame_accuracy(corpus_dir, enc, s, maj) for s in eval_splits}
     res = {"encoder": enc, "accuracy": acc, "params": enc.n_params(), "seconds": round(time.time() - t0, 1)}
     if out_path:
-        save_lip_encoder(enc, out_path, meta={"accuracy": acc, "steps": steps, "seed": seed,
+        save_lip_encoder(enc, out_path, meta={"accuracy": acc, "steps": steps, "seed": seed, "batch": batch,
+                                              "clip_frames": clip_frames, "max_utterances": max_utterances,
                                               "corpus": os.path.basename(os.path.abspath(corpus_dir)),
                                               "seconds": res["seconds"]})
     if progress:
@@ -273,7 +302,8 @@ def load_lip_encoder(path: str = DEFAULT_CKPT) -> LipEncoder:
 
 
 @torch.no_grad()
-def extract_features(corpus_dir: str, encoder: LipEncoder, out_dir: str, split: str | None = None) -> int:
+def extract_features(corpus_dir: str, encoder: LipEncoder, out_dir: str, split: str | None = None,
+                     threads: int | None = 1) -> int:
     """Precompute lip features for a split (or all splits) into ``<out_dir>/<split>/<id>.npy``.
 
     Each file is (T_v, p) float32, one row per 25 fps video frame, the layout
@@ -287,12 +317,22 @@ def extract_features(corpus_dir: str, encoder: LipEncoder, out_dir: str, split: 
     from .data.corpus import SPLITS, load_metadata
     encoder.eval()
     n = 0
-    for sp in ([split] if split else SPLITS):
-        os.makedirs(os.path.join(out_dir, sp), exist_ok=True)
-        for r in load_metadata(corpus_dir, sp):
-            with np.load(r["lips"]) as z:
-                f = torch.from_numpy(z["frames"])
-            v = encoder(f[None])[0].numpy().astype(np.float32)  # (T_v, p)
-            np.save(os.path.join(out_dir, sp, r["id"] + ".npy"), v)
-            n += 1
+    with _threads(threads):
+        for sp in ([split] if split else SPLITS):
+            n += _extract_split(corpus_dir, encoder, out_dir, sp, load_metadata)
+    return n
+
+
+@torch.no_grad()
+def _extract_split(corpus_dir, encoder, out_dir, split, load_metadata) -> int:
+    os.makedirs(os.path.join(out_dir, split), exist_ok=True)
+    n = 0
+    for r in load_metadata(corpus_dir, split):
+        with np.load(r["lips"]) as z:
+            f = torch.from_numpy(z["frames"])
+        v = encoder(f[None])[0].numpy().astype(np.float32)  # (T_v, p)
+        tmp = os.path.join(out_dir, split, r["id"] + ".tmp.npy")
+        np.save(tmp, v)
+        os.replace(tmp, os.path.join(out_dir, split, r["id"] + ".npy"))  # readers never see half a file
+        n += 1
     return n

@@ -395,7 +395,8 @@ def _cmd_real(args) -> None:
 def _cmd_lip(args) -> None:
     from .. import visual
     if args.action == "train":
-        res = visual.train_lip_encoder(args.corpus, args.ckpt, steps=args.steps, seed=args.seed)
+        res = visual.train_lip_encoder(args.corpus, args.ckpt, steps=args.steps, seed=args.seed,
+                                       batch=args.batch, clip_frames=args.clip_frames)
         print(json.dumps(res.get("accuracy", {}), indent=1))
     elif args.action == "extract":
         enc = visual.load_lip_encoder(args.ckpt)
@@ -429,6 +430,8 @@ def add_cli(subparsers) -> None:
                                                   "checkpoints", "lip_encoder.pt"))
     p.add_argument("--features", default="data/corpus/features/lips")
     p.add_argument("--splits", nargs="+", default=list(SPLITS))
-    p.add_argument("--steps", type=int, default=600)
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--clip-frames", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_lip)

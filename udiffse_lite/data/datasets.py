@@ -5,12 +5,13 @@ STFT frames) and, when video is asked for, the 51 video frames that show the
 same 2.04 s (32640 = 51 x 640 samples, 640 samples per frame at 25 fps). Crops
 start on a video-frame boundary so audio and video stay aligned.
 
-Items are dicts: ``{"audio": (L,) float32, "video": (T_v, p) float32, "id": str}``;
+Items are dicts: ``{"audio": (L,) float32, "video": float32, "id": str}``;
 ``"video"`` is absent when ``features=None``.
 
 ``features`` selects the visual stream:
     * ``None``: audio only;
-    * ``"lips"``: raw mouth frames, flattened to ``p = 88*88`` and scaled to 0..1;
+    * ``"lips"``: raw mouth frames (T_v, 88, 88) scaled to 0..1, for a trainer that runs the
+      frozen lip encoder itself (:class:`udiffse_lite.visual.LipEncoder` accepts 0..1 floats);
     * a folder: precomputed features ``<folder>/<split>/<id>.npy`` of shape (T_v, p)
       (``lip-encoder extract`` writes them; AV-HuBERT features in the same layout work too);
     * ``"precomputed"``: each row's own ``features`` path (rows from :mod:`udiffse_lite.data.real`).
@@ -95,14 +96,13 @@ class _Base(torch.utils.data.Dataset):
         return len(self.rows)
 
     def _video(self, r: dict) -> np.ndarray | None:
-        """(T_v, p) float32 or None."""
+        """(T_v, p) features, (T_v, H, W) frames, or None."""
         if self.features is None:
             return None
         if self.features == "lips":
             if not r.get("lips"):
                 raise RuntimeError(f"{r['id']}: no lip frames for this utterance")
-            f = load_lips(r["lips"])
-            return f.reshape(f.shape[0], -1).astype(np.float32) / 255.0
+            return load_lips(r["lips"]).astype(np.float32) / 255.0  # (T_v, H, W)
         if self.features == "precomputed":
             p = r.get("features")
             if not p:
@@ -132,7 +132,8 @@ class CropDataset(_Base):
             (dicts with ``id``, ``wav`` and optional ``lips`` / ``features``).
 
     Items:
-        ``{"audio": (crop_samples,) float32, "video": (crop_samples // 640, p) float32, "id": str}``.
+        ``{"audio": (crop_samples,) float32, "video": (crop_samples // 640, p) float32, "id": str}``
+        (``"video"`` is (51, 88, 88) with ``features="lips"``).
         Utterances shorter than the crop are zero-padded (audio) and edge-padded (video).
 
     Notebook: 09_seeing_speech.ipynb
@@ -184,7 +185,8 @@ class UtteranceDataset(_Base):
     Args: as :class:`CropDataset` (no crop, no seed).
 
     Items:
-        ``{"audio": (L,) float32, "video": (T_v, p) float32 (if features), "id", "text", "voice"}``.
+        ``{"audio": (L,) float32, "video": (T_v, p) or (T_v, 88, 88) float32 (if features), "id", "text",
+        "voice"}``.
 
     Notebook: 09_seeing_speech.ipynb
     """

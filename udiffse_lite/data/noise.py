@@ -19,7 +19,7 @@ import glob
 import os
 
 import numpy as np
-from scipy.signal import butter, lfilter, sosfilt
+from scipy.signal import butter, sosfilt
 
 from ..spectral import SR
 
