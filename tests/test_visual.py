@@ -11,6 +11,15 @@ from udiffse_lite.data import build_corpus, load_metadata
 from udiffse_lite.data.datasets import CropDataset
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    # on a shared 2-core machine two OpenMP threads waiting on each other are several times slower
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 @pytest.fixture(scope="session")
 def tiny(tmp_path_factory):
     if shutil.which("espeak-ng") is None or shutil.which("festival") is None:
