@@ -55,11 +55,27 @@ def card(name: str, prior: ScorePrior, meta: dict, extra: str) -> str:
     return "\n".join(lines)
 
 
+def prior_from_last(path: Path) -> ScorePrior:
+    """The EMA weights of a resumable training checkpoint as a prior."""
+    import torch
+
+    from udiffse_lite.unet import ScoreUNet, UNetConfig
+
+    ck = torch.load(path, map_location="cpu", weights_only=True)
+    net = ScoreUNet(UNetConfig(**ck["net_config"]))
+    net.load_state_dict(ck["ema"])
+    meta = {"steps": ck["step"], "val_loss": ck.get("val_loss"), "wall_time_s": ck.get("wall_time"),
+            "history": ck.get("history")}
+    return ScorePrior(net, meta=meta).eval()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--run", action="append", required=True, help="NAME=RUN_DIR")
     ap.add_argument("--lip-encoder", default=str(CHECKPOINT_DIR / "lip_encoder.pt"))
     ap.add_argument("--metrics", help="a markdown file whose content goes into the model cards")
+    ap.add_argument("--from-last", action="store_true",
+                    help="take the EMA weights of RUN_DIR/last.pt (a run still in progress)")
     a = ap.parse_args()
     reg_path = CHECKPOINT_DIR / "registry.json"
     registry = json.loads(reg_path.read_text()) if reg_path.exists() else {}
@@ -67,7 +83,10 @@ def main():
     for spec in a.run:
         name, run = spec.split("=", 1)
         run = Path(run)
-        prior = ScorePrior.from_checkpoint(run / "prior.pt")
+        if a.from_last or not (run / "prior.pt").exists():
+            prior = prior_from_last(run / "last.pt")
+        else:
+            prior = ScorePrior.from_checkpoint(run / "prior.pt")
         meta = dict(prior.meta)
         mc = run / "model_card.json"
         if mc.exists():
