@@ -56,7 +56,7 @@ corpus: install system-deps
 	$(PY) -m udiffse_lite corpus --preset small --out data/corpus
 
 table1: install
-	$(PY) benchmarks/table1.py
+	$(PY) benchmarks/table1.py --size cpu
 
 bench: install
 	$(PY) benchmarks/bench_samplers.py --tiers tiny
