@@ -144,3 +144,27 @@ def test_param_counts_per_tier():
     assert 8e6 <= counts[("colab", 0)] <= 12e6
     assert abs(counts[("paper", 0)] / 27.7e6 - 1) < 0.01
     assert abs(counts[("paper", 768)] / 29.4e6 - 1) < 0.01
+
+
+def test_zero_init_cross_attention_starts_as_the_audio_only_network(tmp_path):
+    """With the default zero-initialised gain an AV network warm-started from an AO one computes
+    exactly the AO function whatever the video; the reference initialisation does not."""
+    from udiffse_lite.priors import ScorePrior
+    from udiffse_lite.recipes import warm_start
+
+    torch.manual_seed(0)
+    ao = randomise(small_net())
+    path = ScorePrior(ao).save(tmp_path / "ao.pt")
+    x, t = torch.randn(2, 2, 64, 16), torch.tensor([0.3, 0.8])
+    v1, v2 = torch.randn(2, 5, 6), torch.randn(2, 5, 6)
+    av = small_net(video_dim=6, conditioning="cross_attention", attn_dim=16)
+    assert warm_start(av, path) == len(ao.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(av(x, t, v1), ao(x, t, None))
+        torch.testing.assert_close(av(x, t, v2), ao(x, t, None))
+    ref = small_net(video_dim=6, conditioning="cross_attention", attn_dim=16, xattn_zero_init=False)
+    warm_start(ref, path)
+    with torch.no_grad():
+        assert (ref(x, t, v1) - ao(x, t, None)).abs().max() > 1e-3
+    with pytest.raises(ValueError, match="does not fit"):
+        warm_start(small_net(nf=8), path)

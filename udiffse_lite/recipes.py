@@ -100,6 +100,30 @@ def build_net(recipe: Recipe, video_dim: int = 0, seed: int = 0):
     return ScoreUNet(cfg)
 
 
+def warm_start(net, path) -> int:
+    """Copy every tensor of a checkpoint whose name and shape match ``net`` (EMA weights of a
+    ``last.pt``, or a prior's ``state_dict``); the network's own extra blocks keep their init.
+
+    Raises:
+        ValueError: the checkpoint shares no tensor with ``net`` or has tensors ``net`` lacks.
+
+    Notebook: 09_seeing_speech.ipynb
+    """
+    import torch
+
+    ck = torch.load(path, map_location="cpu", weights_only=True)
+    src = ck.get("ema") or ck.get("state_dict")
+    if src is None:
+        raise ValueError(f"{path} has neither 'ema' (a training run) nor 'state_dict' (a prior)")
+    own = net.state_dict()
+    extra = [k for k in src if k not in own or own[k].shape != src[k].shape]
+    if extra or not src:
+        raise ValueError(f"{path} does not fit this network (tensors it cannot take: {extra[:5]}); "
+                         "warm starts need the same tier")
+    net.load_state_dict(src, strict=False)
+    return len(src)
+
+
 def train_from_args(args) -> dict:
     """Run the ``train`` subcommand (the ``func`` of its parser)."""
     import torch
@@ -130,6 +154,9 @@ def train_from_args(args) -> dict:
         val_set = None
     video_dim = int(train_set[0]["video"].shape[-1]) if recipe.audio_visual else 0
     net = build_net(recipe, video_dim, seed=tcfg.seed)
+    if getattr(args, "init_from", None) and not args.resume:
+        loaded = warm_start(net, args.init_from)
+        print(f"initialised {loaded} tensors from {args.init_from}; the rest (video blocks) are new")
     out = Path(args.out)
     meta = {"recipe": args.config, "data": {"corpus": str(args.corpus), "features": features},
             "note": recipe.note}
@@ -168,4 +195,8 @@ def add_cli(subparsers) -> None:
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     p.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this wall time")
     p.add_argument("--device", default=None, choices=["cpu", "cuda"], help="default: cuda if available")
+    p.add_argument("--init-from", default=None,
+                   help="warm start from a prior.pt / last.pt (EMA weights) of the same tier, e.g. an "
+                        "audio-visual prior from the audio-only one: the zero-initialised cross-attention "
+                        "makes the new network start exactly as the old one")
     p.set_defaults(func=train_from_args)

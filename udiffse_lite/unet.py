@@ -63,6 +63,8 @@ class UNetConfig:
     conditioning: str = "none"  # "none", "cross_attention" (the papers) or "film" (separation chapter)
     attn_dim: int = 0  # d of the cross-attention; 0 = the level's frequency size (as the reference)
     attn_unscaled: bool = False  # True reproduces the reference code's softmax(QK^T) without 1/sqrt(d)
+    xattn_zero_init: bool = True  # cross-attention starts as the identity (GroupNorm gain 0); False: the
+    # reference's unit gain, which injects unit-variance video signals into every level from step 0
 
     def __post_init__(self):
         self.ch_mult = tuple(int(m) for m in self.ch_mult)
@@ -263,7 +265,8 @@ class CrossAttentionBlock(nn.Module):
     Notebook: 09_seeing_speech.ipynb
     """
 
-    def __init__(self, ch: int, n_freq: int, video_dim: int, d: int = 0, unscaled: bool = False):
+    def __init__(self, ch: int, n_freq: int, video_dim: int, d: int = 0, unscaled: bool = False,
+                 zero_init: bool = True):
         super().__init__()
         d = d or n_freq
         self.n_freq, self.scale = n_freq, 1.0 if unscaled else d ** -0.5
@@ -272,6 +275,8 @@ class CrossAttentionBlock(nn.Module):
         self.to_v = nn.Linear(video_dim, d, bias=False)
         self.to_out = nn.Linear(d, n_freq)
         self.norm = _norm(ch)
+        if zero_init:  # start as the identity: the audio path trains undisturbed, video is let in gradually
+            nn.init.zeros_(self.norm.weight)
 
     def forward(self, h: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         B, C, Fl, T = h.shape
@@ -391,7 +396,8 @@ class ScoreUNet(nn.Module):
 
         self.cond = None
         if cfg.conditioning == "cross_attention":
-            self.cond = nn.ModuleList(CrossAttentionBlock(c, fq, cfg.video_dim, cfg.attn_dim, cfg.attn_unscaled)
+            self.cond = nn.ModuleList(CrossAttentionBlock(c, fq, cfg.video_dim, cfg.attn_dim, cfg.attn_unscaled,
+                                                          cfg.xattn_zero_init)
                                       for c, fq in cond_ch)
         elif cfg.conditioning == "film":
             self.cond = nn.ModuleList(FiLMBlock(c, cfg.video_dim) for c, _ in cond_ch)
