@@ -167,4 +167,4 @@ def test_zero_init_cross_attention_starts_as_the_audio_only_network(tmp_path):
     with torch.no_grad():
         assert (ref(x, t, v1) - ao(x, t, None)).abs().max() > 1e-3
     with pytest.raises(ValueError, match="does not fit"):
-        warm_start(small_net(nf=8), path)
+        warm_start(small_net(nf=12), path)  # another width: shapes differ
