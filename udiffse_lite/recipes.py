@@ -55,7 +55,9 @@ RECIPES: dict[str, Recipe] = {
     "tiny-av": Recipe("tiny", "cross_attention",
                       _tc(batch_size=8, crop_frames=128, lr=2e-4, steps=2000, ema_decay=0.999, p_uncond=0.1,
                           val_every=250, ckpt_every=250),
-                      "as tiny-ao, with 10 % condition dropout so the prior also runs audio-only"),
+                      "as tiny-ao, with 10 % condition dropout so the prior also runs audio-only; the shipped "
+                      "one was warm-started from tiny-ao (--init-from), its zero-initialised cross-attention "
+                      "making it start as the audio-only prior"),
     "colab-ao": Recipe("colab", "none", _tc(batch_size=8, crop_frames=256, lr=1e-4, steps=6000, ema_decay=0.999,
                                             val_every=1000, ckpt_every=500),
                        "one Colab T4, fp16 AMP; sized to finish in under an hour (an estimate, not measured)"),
