@@ -41,12 +41,16 @@ def main():
     ap.add_argument("--corpus", default="data/corpus")
     ap.add_argument("--out", default="docs/table1.md")
     ap.add_argument("--device", default=None, help="cpu or cuda (default: evaluate's)")
+    ap.add_argument("--jobs", type=int, nargs="*", default=None, help="run only these jobs (0-based)")
+    ap.add_argument("--merge-only", action="store_true", help="merge the parts already in docs/table1_parts")
     a = ap.parse_args()
     parts = ROOT / "docs" / "table1_parts"
     parts.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     procs, t0 = [], time.time()
     for k, job in enumerate(JOBS[a.size]):
+        if a.merge_only or (a.jobs is not None and k not in a.jobs):
+            continue
         cmd = [sys.executable, "-m", "udiffse_lite", "evaluate", "--corpus", a.corpus,
                "--out", str(parts / f"job{k}.md"), *job] + (["--device", a.device] if a.device else [])
         print("running:", " ".join(cmd[1:]), flush=True)
@@ -57,11 +61,14 @@ def main():
         log.close()
     failed = [k for k, (p, _) in enumerate(procs) if p.returncode != 0]
     if failed:
-        sys.exit(f"jobs {failed} failed: see {parts}/job*.log")
+        sys.exit(f"jobs failed: see {parts}/job*.log")
+    if a.jobs is not None and not a.merge_only:
+        print(f"ran jobs {a.jobs}; merge with --merge-only when all parts exist")
+        return
     body = [f"# Table I in miniature\n\nMade by `python benchmarks/table1.py --size {a.size}` in "
             f"{(time.time() - t0) / 60:.0f} min; each part below gives its own command, commit and hardware. "
             "SI-SDR in dB; PESQ wide-band (P.862.2) and narrow-band (raw P.862); mean ± 95 % interval.\n"]
-    for k in range(len(procs)):
+    for k in range(len(JOBS[a.size])):
         text = (parts / f"job{k}.md").read_text().replace("# Table I in miniature", f"## Part {k + 1}", 1)
         body.append(text)
     Path(a.out).write_text("\n".join(body))
