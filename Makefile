@@ -12,13 +12,14 @@ PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
 
 
-.PHONY: help venv install system-deps demo test unit notebooks book corpus train-tiny table1 bench clean
+.PHONY: help venv install system-deps demo test unit notebooks book corpus lip-encoder priors table1 bench clean
 
 help:
 	@echo "make demo     enhance built-in noisy examples (installs what it needs)"
 	@echo "make test     unit tests + every chapter under nbval + the book (what CI runs)"
 	@echo "make book     build the Jupyter Book offline into book/_build/html"
 	@echo "make corpus   build the 'small' teaching corpus into data/corpus"
+	@echo "make priors   re-train and ship the teaching priors (needs the corpus)"
 	@echo "make table1   Table I in miniature (needs the corpus and the priors)"
 
 $(PY):
@@ -54,6 +55,20 @@ test: unit notebooks book
 
 corpus: install system-deps
 	$(PY) -m udiffse_lite corpus --preset small --out data/corpus
+
+# The shipped teaching priors, reproduced step for step (about 2 h on 2 CPU cores, minutes on a GPU).
+# Every random choice of training step k depends only on (seed, k), so --steps 1000 reproduces the
+# point tiny-av was warm-started from.
+lip-encoder: corpus
+	$(PY) -m udiffse_lite lip-encoder train --corpus data/corpus --steps 1500 --seed 0
+	$(PY) -m udiffse_lite lip-encoder extract --corpus data/corpus --features data/corpus/features/lips
+
+priors: lip-encoder
+	OMP_NUM_THREADS=1 $(PY) -m udiffse_lite train --config tiny-ao --corpus data/corpus --out runs/tiny-ao --steps 1548
+	OMP_NUM_THREADS=1 $(PY) -m udiffse_lite train --config tiny-ao --corpus data/corpus --out runs/tiny-ao-1000 --steps 1000
+	OMP_NUM_THREADS=1 $(PY) -m udiffse_lite train --config tiny-av --corpus data/corpus \
+		--features data/corpus/features/lips --out runs/tiny-av --init-from runs/tiny-ao-1000/last.pt --steps 477
+	$(PY) scripts/ship_priors.py --run tiny-ao=runs/tiny-ao --run tiny-av=runs/tiny-av
 
 table1: install
 	$(PY) benchmarks/table1.py --size cpu

@@ -23,6 +23,12 @@ from udiffse_lite.priors import CHECKPOINT_DIR, ScorePrior, _sha256
 MAX_MB = 20
 
 
+def _recipe_note(recipe: str | None) -> str | None:
+    from udiffse_lite.recipes import RECIPES
+
+    return RECIPES[recipe].note if recipe in RECIPES else None
+
+
 def card(name: str, prior: ScorePrior, meta: dict, extra: str) -> str:
     n = sum(p.numel() for p in prior.net.parameters())
     cfg = prior.net.config
@@ -41,6 +47,7 @@ def card(name: str, prior: ScorePrior, meta: dict, extra: str) -> str:
         "validation loss (EMA)": meta.get("val_loss"),
         "train loss (last)": meta.get("train_loss"),
         "SDE": "OU-VE theta=1.5, sigma 0.05..0.5, t_eps=0.03",
+        "how": _recipe_note(meta.get("recipe")) or meta.get("note"),
     }
     for k, v in facts.items():
         if v is not None:
@@ -74,6 +81,8 @@ def main():
     ap.add_argument("--run", action="append", required=True, help="NAME=RUN_DIR")
     ap.add_argument("--lip-encoder", default=str(CHECKPOINT_DIR / "lip_encoder.pt"))
     ap.add_argument("--metrics", help="a markdown file whose content goes into the model cards")
+    ap.add_argument("--cards-only", action="store_true",
+                    help="rewrite the model cards of already shipped priors (weights untouched)")
     ap.add_argument("--from-last", action="store_true",
                     help="take the EMA weights of RUN_DIR/last.pt (a run still in progress)")
     a = ap.parse_args()
@@ -83,6 +92,15 @@ def main():
     for spec in a.run:
         name, run = spec.split("=", 1)
         run = Path(run)
+        if a.cards_only:
+            prior = ScorePrior.from_checkpoint(CHECKPOINT_DIR / f"{name}.pt")
+            meta = dict(prior.meta)
+            mc = run / "model_card.json"
+            if mc.exists():
+                meta.update({k: v for k, v in json.loads(mc.read_text()).items() if k != "net_config"})
+            (CHECKPOINT_DIR / f"{name}.md").write_text(card(name, prior, meta, extra))
+            print(f"rewrote the card of {name}")
+            continue
         if a.from_last or not (run / "prior.pt").exists():
             prior = prior_from_last(run / "last.pt")
         else:
