@@ -19,14 +19,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 JOBS = {
     "cpu": [
-        # the paper's conditions, UDiffSE+ with the posterior-score schedule, AO and AV
-        ["--conditions", "test_matched:-5,5", "test_mismatched:-5,5", "--n", "3",
+        # the paper's conditions, UDiffSE+ with the posterior-score schedule, AO and AV; n = 8 gives
+        # every utterance its own noise type, so each condition covers all 8 test noise types
+        ["--conditions", "test_matched:-5,5", "--n", "8",
          "--methods", "udiffse+", "--schedules", "posterior-score", "--samples", "2"],
         # the reference schedule (audio-only) and UDiffSE (EM) at equal network and steps
         ["--conditions", "test_matched:-5,5", "--n", "3", "--methods", "udiffse+",
          "--schedules", "reference", "--no-av", "--samples", "2"],
         ["--conditions", "test_matched:5", "--n", "2", "--methods", "udiffse", "udiffse+",
          "--schedules", "posterior-score", "--no-av", "--samples", "2"],
+        ["--conditions", "test_mismatched:-5,5", "--n", "8",
+         "--methods", "udiffse+", "--schedules", "posterior-score", "--samples", "2"],
     ],
     "full": [
         ["--conditions", "test_matched:-10,-5,0,5,10", "--n", "12", "--samples", "4"],

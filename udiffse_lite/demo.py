@@ -70,9 +70,9 @@ def run_demo(out: Path, n_steps: int = 30, n_samples: int = 2, seed: int = 0,
             first = (tag, m, est)
     bar.close()
     tag, m, est = first
-    fig = compare_spectrograms({"noisy": m["x"], "UDiffSE+ audio-only": est["AO"],
-                                "UDiffSE+ audio-visual": est["AV"], "clean": m["s"]}, sr=m["sr"])
-    fig.suptitle(f"{tag}: {m['text']!r}")
+    fig, _ = compare_spectrograms({"noisy": m["x"], "UDiffSE+ audio-only": est["AO"],
+                                   "UDiffSE+ audio-visual": est["AV"], "clean": m["s"]}, sr=m["sr"],
+                                  title=f"{tag}: {m['text']!r}")
     fig.savefig(out / "spectrograms.png", dpi=110, bbox_inches="tight")
     plt.close(fig)
     table = format_table(rows)

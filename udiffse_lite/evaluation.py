@@ -152,7 +152,8 @@ def to_markdown(results: dict, systems: list[System], conditions: list[Condition
     params = results["_params"]
     out = []
     for c in conditions:
-        out.append(f"\n### {c.label} ({len(c.mixtures)} mixtures)\n")
+        types = ", ".join(sorted({m["noise_type"] for m in c.mixtures}))
+        out.append(f"\n### {c.label} ({len(c.mixtures)} mixtures; noise: {types})\n")
         out.append("| system | params (M) | EM iters | RTF | SI-SDR (dB) | PESQ-WB | PESQ-NB | ESTOI |")
         out.append("|---|---:|---:|---:|---:|---:|---:|---:|")
         for s in systems:
