@@ -68,8 +68,9 @@ def main():
     if a.jobs is not None and not a.merge_only:
         print(f"ran jobs {a.jobs}; merge with --merge-only when all parts exist")
         return
-    body = [f"# Table I in miniature\n\nMade by `python benchmarks/table1.py --size {a.size}` in "
-            f"{(time.time() - t0) / 60:.0f} min; each part below gives its own command, commit and hardware. "
+    took = "" if a.merge_only or a.jobs else f" in {(time.time() - t0) / 60:.0f} min"
+    body = [f"# Table I in miniature\n\nMade by `python benchmarks/table1.py --size {a.size}`{took} "
+            "(parts run side by side); each part below gives its own command, commit and hardware. "
             "SI-SDR in dB; PESQ wide-band (P.862.2) and narrow-band (raw P.862); mean ± 95 % interval.\n"]
     for k in range(len(JOBS[a.size])):
         text = (parts / f"job{k}.md").read_text().replace("# Table I in miniature", f"## Part {k + 1}", 1)
