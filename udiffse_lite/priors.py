@@ -12,7 +12,6 @@ Notebook: 04_reverse_sampling.ipynb
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import urllib.request
 from dataclasses import asdict, fields
@@ -236,11 +235,9 @@ PRETRAINED: dict[str, dict] = _registry()
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    from .data.real import sha256_of  # the one sha256 helper of the package
+
+    return sha256_of(str(path))
 
 
 def load_pretrained(name: str, map_location="cpu", cache_dir=None) -> ScorePrior:
