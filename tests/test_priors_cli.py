@@ -17,7 +17,8 @@ MINI = dict(nf=8, ch_mult=(1, 2), mid_attention=False, resample_blocks=False)
 def mini_prior(video_dim=0):
     torch.manual_seed(0)
     cfg = UNetConfig(**MINI, video_dim=video_dim, conditioning="cross_attention" if video_dim else "none",
-                     attn_dim=16 if video_dim else 0)
+                     attn_dim=16 if video_dim else 0,
+                     xattn_zero_init=False)  # a fresh zero-init block ignores the video by design
     return ScorePrior(ScoreUNet(cfg)).eval()
 
 
