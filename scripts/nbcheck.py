@@ -17,10 +17,14 @@ Commands (run from anywhere; paths are relative to the repository):
     python scripts/nbcheck.py test [--only 03 04]   # nbval-lax on injected copies (fast mode)
     python scripts/nbcheck.py book                  # the Jupyter Book, offline, warnings as errors
 
-``test`` also saves each notebook it executed successfully into
-``book/chapters/`` (git-ignored) with a hash of its source, and ``book`` builds
-from those copies, executing only chapters that are missing or stale: CI runs
-every notebook exactly once for both nbval and the book.
+``book`` executes every chapter at the *book* size (``UDIFFSE_SIZE=book``: the
+real settings on short audio, feasible on a 2-core CPU) into ``book/chapters/``
+(git-ignored) and builds from there. Executions are cached in
+``~/.cache/udiffse_lite/book`` (``UDIFFSE_BOOK_CACHE``), keyed on the chapter's
+source, the package version and a digest of its code and checkpoint registry,
+and the size: an unchanged chapter is not re-run. After the build the numbers
+the text relies on are checked (:data:`CLAIMS`): chapter 10 must show both
+priors improving SI-SDR, or the build fails. ``test`` (nbval) runs in fast mode.
 """
 from __future__ import annotations
 
@@ -150,10 +154,32 @@ def expected_problems(py: Path, nb) -> list[str]:
     return []
 
 
-def fast_env() -> dict:
-    env = dict(os.environ, UDIFFSE_FAST="1", PYDEVD_DISABLE_FILE_VALIDATION="1")
+def fast_env(size: str = "fast") -> dict:
+    """The kernels' environment: ``UDIFFSE_SIZE`` selects the chapters' knobs (fast / book / full)."""
+    env = dict(os.environ, UDIFFSE_SIZE=size, PYDEVD_DISABLE_FILE_VALIDATION="1")
+    env["UDIFFSE_FAST"] = "1" if size == "fast" else "0"
     env.pop("MPLBACKEND", None)  # the kernel must use its inline backend to capture figures
     return env
+
+
+def package_digest() -> str:
+    """Version and a hash of the package's code and shipped-checkpoint registry: what a chapter's
+    outputs depend on besides its own source. Part of the book cache key."""
+    h = hashlib.sha256()
+    pkg = ROOT / "udiffse_lite"
+    for f in sorted(pkg.rglob("*.py")) + sorted(pkg.rglob("registry.json")):
+        h.update(str(f.relative_to(pkg)).encode())
+        h.update(f.read_bytes())
+    version = re.search(r'__version__ = "([^"]+)"', (pkg / "__init__.py").read_text())
+    return f"{version.group(1) if version else '?'}-{h.hexdigest()[:12]}"
+
+
+def cache_key(py: Path, size: str) -> str:
+    """Book cache key: the chapter's source, the package (version + code digest), the size."""
+    return sha(py.read_bytes() + package_digest().encode() + size.encode())
+
+
+BOOK_CACHE = Path(os.environ.get("UDIFFSE_BOOK_CACHE", Path.home() / ".cache" / "udiffse_lite" / "book"))
 
 
 # ----------------------------------------------------------------------------- commands
@@ -205,12 +231,12 @@ def cmd_sync(args) -> int:
     return 0
 
 
-def execute(nb, cwd: Path, timeout: int = CELL_TIMEOUT, allow_errors: bool = False):
-    """Run a notebook in fast mode with nbclient (used by ``update`` and ``book``)."""
+def execute(nb, cwd: Path, timeout: int = CELL_TIMEOUT, allow_errors: bool = False, size: str = "fast"):
+    """Run a notebook at ``size`` (fast for ``update``, book for ``book``) with nbclient."""
     from nbclient import NotebookClient
 
     env_backup = dict(os.environ)
-    os.environ.update(fast_env())
+    os.environ.update(fast_env(size))
     os.environ.pop("MPLBACKEND", None)
     try:
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
@@ -269,8 +295,8 @@ def prepare_copy(py: Path, dest: Path) -> Path:
     return out
 
 
-def save_executed(nb, py: Path) -> Path:
-    """Store an executed notebook for the book, stamped with the hash of its source."""
+def save_executed(nb, py: Path, size: str = "fast") -> Path:
+    """Store an executed notebook for the book, stamped with its cache key and size."""
     import nbformat
 
     nb = copy.deepcopy(nb)
@@ -289,7 +315,7 @@ def save_executed(nb, py: Path) -> Path:
                 o.pop("transient", None)
             keep.append(o)
         cell.outputs = keep
-    nb.metadata["udiffse"] = {"source_sha": sha(py.read_bytes()), "fast": True}
+    nb.metadata["udiffse"] = {"source_sha": cache_key(py, size), "size": size}
     nb.metadata.pop("widgets", None)
     CHAPTERS.mkdir(parents=True, exist_ok=True)
     out = CHAPTERS / f"{py.stem}.ipynb"
@@ -392,9 +418,35 @@ def toc_chapters() -> list[str]:
     return re.findall(r"file:\s*chapters/(\d\d_[a-z0-9_]+)", text)
 
 
+# Claims the executed book must support: chapter -> (regex over its printed outputs, what it says).
+# Chapter 10 prints "mean SI-SDR gain over the input: tiny-ao +X dB, tiny-av +Y dB".
+CLAIMS = {
+    "10_av_udiffse_plus": (r"mean SI-SDR gain over the input: tiny-ao ([-+0-9.]+) dB, tiny-av ([-+0-9.]+) dB",
+                           "both priors improve SI-SDR on average"),
+}
+
+
+def book_claims(nb, name: str) -> list[str]:
+    """Problems with the numbers an executed chapter prints (empty list: its text holds)."""
+    if name not in CLAIMS:
+        return []
+    pattern, what = CLAIMS[name]
+    text = "\n".join(o.get("text", "") if isinstance(o.get("text", ""), str) else "".join(o["text"])
+                     for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                     if o.get("output_type") == "stream")
+    m = re.search(pattern, text)
+    if not m:
+        return [f"{name}: the line the book's claim rests on is missing ({pattern!r})"]
+    gains = [float(g) for g in m.groups()]
+    if not all(g > 0 for g in gains):
+        return [f"{name}: {what} is false in the executed chapter: gains {gains} dB"]
+    return []
+
+
 def cmd_book(args) -> int:
     import nbformat
 
+    size = args.size
     pys = {p.stem: p for p in sources()}
     stale = []
     for name in toc_chapters():
@@ -406,38 +458,62 @@ def cmd_book(args) -> int:
             print(msg)
             stub_chapter(name)
             continue
+        key = cache_key(pys[name], size)
         fresh = out.exists() and nbformat.read(out, as_version=4).metadata.get(
-            "udiffse", {}).get("source_sha") == sha(pys[name].read_bytes())
+            "udiffse", {}).get("source_sha") == key
+        cached = BOOK_CACHE / f"{name}-{key}.ipynb"
+        if not fresh and cached.exists() and not args.no_cache:
+            CHAPTERS.mkdir(parents=True, exist_ok=True)
+            shutil.copy(cached, out)
+            print(f"nbcheck: {name}: from the cache ({rel(cached)})")
+            fresh = True
         if not fresh:
             stale.append(name)
     failed = []
+    t_exec = time.perf_counter()
     for name in stale:
         t0 = time.perf_counter()
-        print(f"nbcheck: executing {name} for the book (fast mode) ...", flush=True)
-        nb = execute(read_py(pys[name]), NOTEBOOKS, args.timeout, allow_errors=True)
+        print(f"nbcheck: executing {name} for the book ({size} size) ...", flush=True)
+        nb = execute(read_py(pys[name]), NOTEBOOKS, args.timeout, allow_errors=True, size=size)
         bad = sum(any(o.get("output_type") == "error" for o in c.get("outputs", []))
                   for c in nb.cells if c.cell_type == "code")
         if bad:
             failed.append(name)  # shown in the book with its traceback, but the build fails
             nb.metadata.setdefault("udiffse", {})
-        save_executed(nb, pys[name])
+        out = save_executed(nb, pys[name], size)
         if bad:  # never reuse a failed execution: drop its stamp so the next build re-runs it
-            out = CHAPTERS / f"{name}.ipynb"
             nb2 = nbformat.read(out, as_version=4)
             nb2.metadata["udiffse"]["source_sha"] = "failed"
             nbformat.write(nb2, out)
+        elif not args.no_cache:
+            try:
+                BOOK_CACHE.mkdir(parents=True, exist_ok=True)
+                for old in BOOK_CACHE.glob(f"{name}-*.ipynb"):
+                    old.unlink()
+                shutil.copy(out, BOOK_CACHE / f"{name}-{cache_key(pys[name], size)}.ipynb")
+            except OSError as e:  # a read-only home must not fail the build
+                print(f"nbcheck: could not cache {name}: {e}")
         print(f"nbcheck: {name}: {time.perf_counter() - t0:.1f} s" + (f", {bad} cell(s) FAILED" if bad else ""))
+    if stale:
+        print(f"nbcheck: executed {len(stale)} chapter(s) at {size} size in {time.perf_counter() - t_exec:.0f} s")
+    claims = []
+    for name in toc_chapters():
+        out = CHAPTERS / f"{name}.ipynb"
+        if out.exists() and name in pys:
+            claims += book_claims(nbformat.read(out, as_version=4), name)
     cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(BOOK), "-W", "--keep-going"]
     if args.all:
         cmd.append("--all")
     print("nbcheck:", " ".join(cmd), flush=True)
     t0 = time.perf_counter()
-    rc = subprocess.call(cmd, cwd=ROOT, env=fast_env())
+    rc = subprocess.call(cmd, cwd=ROOT, env=fast_env(size))
     print(f"nbcheck: book built in {time.perf_counter() - t0:.1f} s (rc={rc}) -> "
           f"{rel(BOOK / '_build' / 'html' / 'index.html')}")
     if failed:
         print(f"nbcheck: chapters with failing cells: {failed}")
-    return rc or (1 if failed else 0)
+    for c in claims:
+        print(f"nbcheck: CLAIM FAILS: {c}")
+    return rc or (1 if failed or claims else 0)
 
 
 def main(argv=None) -> int:
@@ -463,6 +539,9 @@ def main(argv=None) -> int:
         if name == "book":
             p.add_argument("--strict", action="store_true", help="fail if a toc chapter has no notebook")
             p.add_argument("--all", action="store_true", help="rebuild every page (jupyter-book --all)")
+            p.add_argument("--size", default=os.environ.get("UDIFFSE_BOOK_SIZE", "book"),
+                           choices=["fast", "book", "full"], help="chapter size the book is executed at")
+            p.add_argument("--no-cache", action="store_true", help=f"ignore and do not fill {BOOK_CACHE}")
     args = ap.parse_args(argv)
     if getattr(args, "only", None) and args.cmd == "book":
         ap.error("book builds every chapter; use test --only to execute a few")

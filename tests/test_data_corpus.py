@@ -184,3 +184,17 @@ def test_test_mixtures(tiny):
     assert all(np.array_equal(a["x"], b["x"]) for a, b in zip(m, m2))
     with pytest.raises(ValueError, match="not in the corpus noise library"):
         make_test_mixtures(tiny, "test_matched", (0,), ["rain"])
+
+
+def test_every_engine_phone_has_its_own_viseme(tiny):
+    """No phone of the corpus falls back on the first-letter guess (MBROLA's "AI" once became a
+    neutral vowel, festival's British MRPA names consonants)."""
+    V = L.V
+    assert L.viseme_of("AI", "sampa") == (V["AA"], V["EE"])
+    assert L.viseme_of("{", "sampa") == (V["AA"],)
+    assert L.viseme_of("ii", "cmu") == (V["EE"],) and L.viseme_of("#", "cmu") == (V["sil"],)
+    unmapped = set()
+    for split in ("train", "valid", "test_matched", "test_mismatched"):
+        for r in load_metadata(tiny, split):
+            unmapped |= {(r["engine"], p[0]) for p in r["phones"] if not L.is_mapped(p[0], r["phoneset"])}
+    assert not unmapped

@@ -204,12 +204,15 @@ def test_ddp_two_processes_gloo(tmp_path):
 def test_recipes_and_cli():
     from udiffse_lite import recipes
 
-    assert set(recipes.RECIPES) == {"tiny-ao", "tiny-av", "colab-ao", "colab-av", "paper-ao", "paper-av"}
+    assert set(recipes.RECIPES) == {"tiny-ao-v1", "tiny-ao", "tiny-av", "tiny-av-xattn", "colab-ao", "colab-av",
+                                    "paper-ao", "paper-av"}
     for name, r in recipes.RECIPES.items():
-        assert r.audio_visual == name.endswith("-av")
+        assert r.audio_visual == ("-av" in name)
         assert r.train.crop_frames in (128, 256)
-        assert r.train.p_uncond == (0.1 if r.audio_visual else 0.0)
+        assert (r.train.p_uncond > 0) == r.audio_visual
     net = recipes.build_net(recipes.get_recipe("tiny-av"), video_dim=P)
+    assert net.config.conditioning == "film" and 1e6 < net.n_params() < 3e6
+    net = recipes.build_net(recipes.get_recipe("tiny-av-xattn"), video_dim=P)
     assert net.config.conditioning == "cross_attention" and 1e6 < net.n_params() < 3e6
     with pytest.raises(ValueError, match="video_dim"):
         recipes.build_net(recipes.get_recipe("tiny-av"))
@@ -222,3 +225,38 @@ def test_recipes_and_cli():
                               "--device", "cpu"])
     assert args.func is recipes.train_from_args
     assert (args.steps, args.resume, args.max_minutes, args.device) == (5, True, 1.5, "cpu")
+
+
+def test_cpu_bf16_autocast_speed_perturbation_and_lr_schedule():
+    """The CPU training path of the tiny recipes: bf16 autocast trains (loss falls, like fp32), the
+    speed perturbation keeps audio and video on one clock, and the lr follows warm-up + cosine."""
+    from udiffse_lite.training import speed_perturb, step_generator
+
+    torch.manual_seed(0)
+    losses = {}
+    for amp in ("none", "bf16"):
+        net = make_net(av=False)
+        cfg = TrainConfig(batch_size=2, crop_frames=32, steps=12, seed=0, val_every=0, ckpt_every=0, amp=amp,
+                          lr=1e-3, speed_perturb=0.1)
+        tr = Trainer(net, Synthetic(video=False), cfg, device="cpu", progress=False)
+        assert (tr.amp_dtype is torch.bfloat16) == (amp == "bf16")
+        losses[amp] = [tr.train_step() for _ in range(12)]
+    for amp, ls in losses.items():
+        assert np.mean(ls[-4:]) < np.mean(ls[:4]), amp
+    assert abs(np.mean(losses["bf16"]) - np.mean(losses["none"])) < 0.1
+
+    # speed perturbation: a 2x-long item played 10 % faster is 1/1.1 as long, video follows
+    audio = torch.randn(2, 64000)
+    video = torch.arange(100.0)[None, :, None].expand(2, 100, 3).clone()
+    a, v = speed_perturb(audio, video, 0.1, step_generator(0, 0))
+    assert 64000 / 1.1 - 10 <= a.shape[1] <= 64000 / 0.9 + 10
+    assert v.shape[1] == -(-a.shape[1] // 640)
+    assert torch.all(v[:, 1:, 0] >= v[:, :-1, 0])  # original frame indices, in order
+
+    cfg = TrainConfig(lr=1e-3, steps=1000, lr_warmup=100, lr_decay="cosine", lr_min_ratio=0.1)
+    tr = Trainer(make_net(av=False), Synthetic(video=False), cfg, device="cpu", progress=False)
+    assert tr.lr_at(0) == pytest.approx(1e-5) and tr.lr_at(99) == pytest.approx(1e-3)
+    assert tr.lr_at(550) == pytest.approx(1e-3 * (0.1 + 0.9 * 0.5), rel=1e-6)
+    assert tr.lr_at(999) == pytest.approx(1e-4, rel=1e-3)
+    with pytest.raises(ValueError, match="fp16"):
+        Trainer(make_net(av=False), Synthetic(video=False), TrainConfig(amp="fp16"), device="cpu")

@@ -228,3 +228,92 @@ def add_cli(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.set_defaults(func=cmd_evaluate)
+
+
+# ------------------------------------------------------------------ validation mixtures (tuning)
+def validation_mixtures(corpus: str, snrs=(-5, 0, 5), seconds: float | None = 3.0, per_condition: int = 1,
+                        split: str = "valid", seed: int = 0) -> list[dict]:
+    """A fixed set of mixtures for tuning: ``per_condition`` utterances of ``split`` for every
+    noise type of the *test* noise library x every SNR, cut to ``seconds``.
+
+    The utterances rotate through the split so that each (type, SNR) cell sees other voices.
+    Tune on ``valid`` only: the test splits stay for the final tables.
+
+    Returns:
+        Mixture dicts as :func:`udiffse_lite.data.make_test_mixtures`, with ``lips`` as
+        (T_v, 88, 88) uint8 frames.
+
+    Notebook: 10_av_udiffse_plus.ipynb
+    """
+    from .data.corpus import load_metadata
+    from .data.mix import make_test_mixtures
+    from .spectral import expected_video_frames
+
+    rows = sorted(load_metadata(corpus, split), key=lambda r: r["id"])
+    n_types = len({m for m in _noise_types(corpus)})
+    need = n_types * len(snrs) * per_condition
+    mix = make_test_mixtures(corpus, split=split, snrs=list(snrs), n=min(len(rows), need), seed=seed)
+    by_cell: dict = {}
+    out = []
+    utts = sorted({m["utt_id"] for m in mix})
+    for m in mix:
+        by_cell.setdefault((m["noise_type"], m["snr_db"]), []).append(m)
+    for ci, (cell, ms) in enumerate(sorted(by_cell.items())):
+        for j in range(per_condition):
+            u = utts[(ci * per_condition + j) % len(utts)]
+            m = next(mm for mm in ms if mm["utt_id"] == u)
+            if seconds is not None:
+                L = min(len(m["x"]), int(seconds * 16000))
+                m = dict(m, x=m["x"][:L], s=m["s"][:L], n=m["n"][:L])
+            lips = _lips(m)
+            if lips is not None:
+                lips = lips[:expected_video_frames(len(m["x"]))]
+            out.append(dict(m, lips=lips))
+    return out
+
+
+def _noise_types(corpus: str) -> list[str]:
+    import json
+
+    with open(Path(corpus) / "noise.jsonl") as f:
+        return sorted({json.loads(line)["type"] for line in f if line.strip()})
+
+
+def score_mixtures(prior, mixtures: list[dict], *, video: str = "none", seed: int = 0, pesq: bool = True,
+                   **enhance_kwargs) -> dict:
+    """Enhance every mixture and average the *improvements* over the input.
+
+    Args:
+        prior: a prior object.
+        video: ``"none"``, ``"true"`` (the mixture's own lips) or ``"wrong"`` (the lips of the
+            next mixture of another utterance, cut or repeated to length): the AV control.
+        enhance_kwargs: passed to :func:`udiffse_lite.enhance`.
+
+    Returns:
+        ``{"si_sdr": mean gain dB, "pesq": mean PESQ-WB gain, "estoi": mean gain, "per_mixture":
+        [SI-SDR gains], "rtf": wall time per second of audio}``.
+
+    Notebook: 10_av_udiffse_plus.ipynb
+    """
+    from . import metrics
+    from .samplers import enhance
+
+    gains, pg, eg, wall, dur = [], [], [], 0.0, 0.0
+    for i, m in enumerate(mixtures):
+        v = None
+        if video == "true":
+            v = m["lips"]
+        elif video == "wrong":
+            other = next(mm for mm in mixtures[i + 1:] + mixtures[:i] if mm["utt_id"] != m["utt_id"])
+            need = m["lips"].shape[0]
+            v = np.resize(other["lips"], (need, *other["lips"].shape[1:]))
+        t0 = time.perf_counter()
+        y = enhance(m["x"], 16000, prior=prior, video=v, seed=seed, **enhance_kwargs)
+        wall += time.perf_counter() - t0
+        dur += len(m["x"]) / 16000
+        gains.append(metrics.si_sdr(y, m["s"]) - metrics.si_sdr(m["x"], m["s"]))
+        if pesq:
+            pg.append(metrics.pesq(y, m["s"], 16000, mode="wb") - metrics.pesq(m["x"], m["s"], 16000, mode="wb"))
+            eg.append(metrics.estoi(y, m["s"], 16000) - metrics.estoi(m["x"], m["s"], 16000))
+    return {"si_sdr": float(np.mean(gains)), "pesq": float(np.mean(pg)) if pg else float("nan"),
+            "estoi": float(np.mean(eg)) if eg else float("nan"), "per_mixture": gains, "rtf": wall / dur}

@@ -75,6 +75,9 @@ def si_sdr(est, ref, mode: str = "mean_removed", trim: bool = False, eps: float 
     ref_energy = np.dot(ref, ref)
     if ref_energy <= eps:
         raise ValueError("ref is silent (zero energy): SI-SDR is undefined")
+    if np.dot(est, est) <= eps:
+        raise ValueError("est is silent (zero energy): SI-SDR is undefined (a silent output would "
+                         "otherwise score 0 dB, better than many real ones); check the enhancer's output")
     a = np.dot(est, ref) / ref_energy
     target = a * ref
     noise = est - target

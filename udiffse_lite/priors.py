@@ -47,7 +47,7 @@ class GaussianPrior:
         self.sde = sde or OUVESDE()
         self.n_evals = 0  # counts score evaluations (the samplers' cost unit)
 
-    def score(self, s_t: torch.Tensor, t, video=None) -> torch.Tensor:
+    def score(self, s_t: torch.Tensor, t, video=None, guidance=None) -> torch.Tensor:
         t = torch.as_tensor(t, dtype=torch.float32)
         mu = expand_like(self.sde.mean_factor(t), s_t)
         sigma = expand_like(self.sde.std(t), s_t)
@@ -116,21 +116,46 @@ class ScorePrior(torch.nn.Module):
     def _device(self):
         return next(self.net.parameters()).device
 
-    def forward_net(self, s_t: torch.Tensor, t: torch.Tensor, v: torch.Tensor | None) -> torch.Tensor:
+    precision: str = "fp32"  # "fp32" or "bf16" (autocast for the network's forward; see set_precision)
+
+    def set_precision(self, precision: str) -> "ScorePrior":
+        """Run the network in ``"fp32"``, ``"bf16"`` (autocast; fast on CPUs with AMX-BF16 and on
+        recent GPUs) or ``"auto"`` (bf16 where the hardware has it). Returns ``self``.
+
+        Notebook: 08_udiffse_plus.ipynb
+        """
+        if precision == "auto":
+            precision = "bf16" if bf16_is_fast(self._device()) else "fp32"
+        if precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be 'fp32', 'bf16' or 'auto', got {precision!r}")
+        self.precision = precision
+        return self
+
+    def forward_net(self, s_t: torch.Tensor, t: torch.Tensor, v: torch.Tensor | None,
+                    uncond_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Network output as a complex tensor (B, F, T), padding and cropping the time axis."""
         x = torch.stack([s_t.real, s_t.imag], dim=1)  # (B, 2, F, T)
         x, T = pad_frames(x, self.net.downsample_factor)
-        out = self.net(x, t, v)  # (B, 2, F, T_pad)
-        out = crop_frames(out, T)
+        dev = x.device.type
+        with torch.autocast(dev, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+            if uncond_mask is None:
+                out = self.net(x, t, v)  # (B, 2, F, T_pad)
+            else:
+                out = self.net(x, t, v, uncond_mask)
+        out = crop_frames(out.float(), T)
         return torch.complex(out[:, 0], out[:, 1])
 
-    def score(self, s_t: torch.Tensor, t, video=None) -> torch.Tensor:
+    def score(self, s_t: torch.Tensor, t, video=None, guidance: float | None = None) -> torch.Tensor:
         """Score of the diffused speech prior.
 
         Args:
             s_t: (B, 256, T) complex64, compressed spectrogram at diffusion time t.
             t: scalar or (B,) diffusion time(s) in [t_eps, 1].
             video: optional visual features or lip frames (see :meth:`features`).
+            guidance: classifier-free guidance weight ``w`` (AV priors with video only):
+                ``score = s(v=None) + w (s(v) - s(v=None))``; ``w = 1`` (or None) is the plain
+                conditional score, ``w = 0`` the audio-only one. Both halves run in one
+                batched forward.
 
         Returns:
             (B, 256, T) complex64.
@@ -145,7 +170,12 @@ class ScorePrior(torch.nn.Module):
         v = video if (video is None or torch.is_tensor(video) and video.dim() == 3
                       and video.shape[-1] == getattr(self.net.config, "video_dim", -1)
                       and video.shape[0] == B) else self.features(video, B)
-        out = self.forward_net(s_t, t, v)
+        if guidance is not None and guidance != 1.0 and v is not None:
+            mask = torch.arange(2 * B, device=s_t.device) >= B  # second half: the null video
+            both = self.forward_net(torch.cat([s_t, s_t]), torch.cat([t, t]), torch.cat([v, v]), mask)
+            out = both[B:] + guidance * (both[:B] - both[B:])
+        else:
+            out = self.forward_net(s_t, t, v)
         self.n_evals += 1
         score = -out / expand_like(self.sde.std(t), out)
         return score[0] if squeeze else score
@@ -219,6 +249,22 @@ class ScorePrior(torch.nn.Module):
         prior = cls(net, sde, enc, meta=ckpt.get("meta"))
         prior.eval()
         return prior.to(map_location)
+
+
+def bf16_is_fast(device) -> bool:
+    """True where bf16 matrix work is native: a CUDA GPU with bf16, or a CPU with AMX-BF16
+    (or AVX512-BF16). Elsewhere bf16 autocast is emulated and slower than float32.
+
+    Notebook: 08_udiffse_plus.ipynb
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    try:
+        flags = open("/proc/cpuinfo").read()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
 # Shipped teaching priors, written by scripts/ship_priors.py: name -> {"file", "sha256",

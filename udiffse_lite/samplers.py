@@ -19,11 +19,24 @@ with one of two schedules:
   ``S += lam * g(t)^2 * dt * grad`` after every ``k``-th predictor step, the
   corrector seeing the prior score alone (``lam = 1.5``).
 
+The predictor is, by default, the *ancestral* step of the forward process' own
+posterior (:meth:`~udiffse_lite.sde.OUVESDE.ancestral_step`), which agrees with
+the reference codes' Euler-Maruyama step as the steps get small but, unlike it,
+does not blow up below about 6 steps; the reference's separate likelihood step
+is taken implicitly (a proximal step, stable at any step size) for the same
+reason.
+
 Where the reference code and the equations differ, the default is the
-mathematically exact choice and a flag gives the reference behaviour:
+mathematically exact (or stable) choice and a flag gives the reference
+behaviour: ``predictor="euler-maruyama"``, ``likelihood_step="explicit"``,
 ``reference_dt`` (constant ``dt = 1/N``), ``corrector_step="reference"``
 (``(r sigma)^2`` instead of ``2 (r sigma)^2``), ``tweedie_mu=False`` (drop the
-``/mu_t`` in Tweedie's formula).
+``/mu_t`` in Tweedie's formula). :meth:`SamplerConfig.reference` sets all of
+them at once. Differences from the reference code that remain even then:
+UDiffSE+'s first NMF update sees a Tweedie estimate of zero (the reference: the
+start state); Tweedie is taken after the corrector here, after the predictor
+and likelihood step there; the estimate is refreshed every step here, every
+``k``-th there; and NMF updates ``H`` then ``W`` here, ``W`` then ``H`` there.
 
 Notebook: 07_posterior_udiffse.ipynb, 08_udiffse_plus.ipynb
 """
@@ -44,9 +57,15 @@ from . import spectral
 SCHEDULES = ("posterior-score", "reference")
 
 
+PREDICTORS = ("ancestral", "euler-maruyama")
+
+
 @dataclass
 class SamplerConfig:
-    """Settings shared by the samplers (defaults follow the reference implementations).
+    """Settings shared by the samplers.
+
+    The defaults are the mathematically exact or stable choices, picked by measurement
+    (``benchmarks/sweep_sampler.py``); :meth:`reference` gives the reference code's choices.
 
     Notebook: 08_udiffse_plus.ipynb
     """
@@ -62,10 +81,37 @@ class SamplerConfig:
     reference_dt: bool = False  # True: constant dt = 1/N as in the reference code
     tweedie_mu: bool = True  # False: the reference code's Tweedie without /mu_t
     start: str = "mixture"  # "mixture": X + sigma_1 z (reference); "scaled": mu_1 X + sigma_1 z
+    predictor: str = "ancestral"  # "ancestral" (stable at any step count) or "euler-maruyama" (reference)
+    likelihood_step: str = "implicit"  # reference schedule: "implicit" (proximal, stable) or "explicit"
+    guidance: float | None = None  # classifier-free guidance weight w for AV priors (None = 1: plain)
+
+    @classmethod
+    def reference(cls, **overrides) -> "SamplerConfig":
+        """Every choice of the reference code at once: the separate likelihood step with
+        ``lam = 1.5`` every ``k = 2`` steps, explicit, Euler-Maruyama predictor, constant
+        ``dt = 1/N``, corrector step ``(r sigma)^2``, Tweedie without ``/mu_t``.
+
+        Notebook: 08_udiffse_plus.ipynb
+        """
+        base = dict(schedule="reference", lam=1.5, k=2, predictor="euler-maruyama", likelihood_step="explicit",
+                    reference_dt=True, corrector_step="reference", tweedie_mu=False, start="mixture")
+        return cls(**{**base, **overrides})
 
     def __post_init__(self):
+        if self.predictor not in PREDICTORS:
+            raise ValueError(f"predictor must be one of {PREDICTORS}, got {self.predictor!r}")
+        if self.likelihood_step not in ("implicit", "explicit"):
+            raise ValueError(f"likelihood_step must be 'implicit' or 'explicit', got {self.likelihood_step!r}")
+        if self.lam is not None and not (math.isfinite(self.lam) and self.lam >= 0):
+            raise ValueError(f"lam must be a finite number >= 0, got {self.lam}")
+        if self.guidance is not None and not (math.isfinite(self.guidance) and self.guidance >= 0):
+            raise ValueError(f"guidance must be a finite number >= 0 (1 = no guidance), got {self.guidance}")
+        if not (math.isfinite(self.snr) and self.snr > 0):
+            raise ValueError(f"snr must be a finite number > 0, got {self.snr}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if not isinstance(self.n_steps, (int, np.integer)) or not isinstance(self.n_samples, (int, np.integer)):
+            raise ValueError(f"n_steps and n_samples must be integers, got {self.n_steps!r}, {self.n_samples!r}")
         if self.n_steps < 2:
             raise ValueError(f"n_steps must be >= 2, got {self.n_steps}")
         if self.n_samples < 1:
@@ -136,6 +182,28 @@ def tweedie(prior, S: torch.Tensor, score: torch.Tensor, t, divide_mu: bool = Tr
     return s0 / prior.sde.mean_factor(t) if divide_mu else s0
 
 
+def posterior_tweedie(prior, S: torch.Tensor, prior_score: torch.Tensor, t, likelihood=None,
+                      lam: float = 1.0) -> torch.Tensor:
+    """Clean estimate that drives the ancestral predictor: Tweedie's estimate from the prior
+    score, corrected by the likelihood evaluated at the *denoised* state ``mu_t S0``:
+
+        S0_post = S0 + lam * (sigma_t^2 / mu_t) * grad(mu_t S0).
+
+    For the pseudo-likelihood this is the per-bin Wiener combination of the prior's estimate
+    and the mixture, ``S0 + lam (X - S0) sigma_t^2 / (sigma_t^2 + mu_t^2 V)``: with
+    ``lam <= 1`` a convex combination, bounded whatever the step size. Tweedie's formula
+    applied to the posterior score itself compares ``X`` with the *noisy* ``S / mu_t``
+    instead, and at ``t = 1`` adds noise of ``sigma_1 / mu_1 = 1.7`` times the signal's scale.
+
+    Notebook: 08_udiffse_plus.ipynb
+    """
+    s0 = tweedie(prior, S, prior_score, t, True)
+    if likelihood is None:
+        return s0
+    mu, sigma = prior.sde.mean_factor(t), prior.sde.std(t)
+    return s0 + lam * sigma ** 2 / mu * likelihood(mu * s0, t)
+
+
 def reverse_pass(prior, S: torch.Tensor, *, cfg: SamplerConfig, video=None,
                  likelihood: Likelihood | None = None,
                  before_step: Callable[[int, torch.Tensor], None] | None = None,
@@ -164,6 +232,7 @@ def reverse_pass(prior, S: torch.Tensor, *, cfg: SamplerConfig, video=None,
     lam = cfg.weight
     in_score = likelihood is not None and cfg.schedule == "posterior-score"
     c_eps = 2.0 if cfg.corrector_step == "paper" else 1.0
+    kw = {"guidance": cfg.guidance} if cfg.guidance is not None and video is not None else {}
     S0_hat = torch.zeros_like(S)
     n = len(ts)
     for i in range(n):
@@ -172,17 +241,29 @@ def reverse_pass(prior, S: torch.Tensor, *, cfg: SamplerConfig, video=None,
             before_step(i, S0_hat)
         sigma = sde.std(t)
         if cfg.corrector:
-            sc = prior.score(S, t, video)
+            sc = prior.score(S, t, video, **kw)
             if in_score:
                 sc = sc + lam * likelihood(S, t)
             eps = c_eps * (cfg.snr * sigma) ** 2
             S = S + eps * sc + torch.sqrt(2 * eps) * complex_randn(S.shape, generator, S.device, S.dtype)
-        prior_sc = prior.score(S, t, video)
+        prior_sc = prior.score(S, t, video, **kw)
         S0_hat = tweedie(prior, S, prior_sc, t, cfg.tweedie_mu)
         sc = prior_sc + lam * likelihood(S, t) if in_score else prior_sc
-        S, _ = sde.reverse_step(S, sc, t, dt, generator, noise=i < n - 1)
+        if cfg.predictor == "ancestral":
+            S, _ = sde.ancestral_step(S, posterior_tweedie(prior, S, prior_sc, t, likelihood if in_score else None,
+                                                           lam), t, dt, generator, noise=i < n - 1)
+        else:
+            S, _ = sde.reverse_step(S, sc, t, dt, generator, noise=i < n - 1)
         if likelihood is not None and cfg.schedule == "reference" and i % cfg.k == 0:
-            S = S + lam * sde.g(t) ** 2 * dt * likelihood(S, t)
+            eta = lam * sde.g(t) ** 2 * dt
+            if cfg.likelihood_step == "explicit":
+                S = S + eta * likelihood(S, t)
+            else:
+                # the likelihood gradient is affine in S, grad = c (mu X - S) with c = -d grad / dS;
+                # the implicit (proximal) step S' = S + eta grad(S') solves to S + eta grad(S) / (1 + eta c)
+                g0 = likelihood(S, t)
+                c = (g0 - likelihood(S + 1.0, t)).real  # the slope, per bin
+                S = S + eta * g0 / (1 + eta * c)
         if callback is not None:
             callback(StepInfo(i, float(t), S, S0_hat,
                               noise_variance() if noise_variance is not None else None, pass_index))
@@ -336,20 +417,51 @@ def _cpu_gen(generator: torch.Generator | None) -> torch.Generator | None:
 METHODS = {"udiffse": udiffse, "udiffse+": udiffse_plus}
 
 
-def check_waveform(y, name: str = "audio") -> np.ndarray:
-    """Validate a mono waveform: 1-D, finite, at least one STFT frame long.
+SR_RANGE = (4000, 384000)  # sample rates enhance accepts (telephone speech to studio rates)
+
+
+def check_sample_rate(sr) -> int:
+    """A sample rate as a positive ``int`` in :data:`SR_RANGE`, or a ValueError that says why.
+
+    Notebook: 01_stft_domain.ipynb
+    """
+    if isinstance(sr, (bool, np.bool_)) or not isinstance(sr, (int, np.integer, float, np.floating)):
+        raise ValueError(f"sr must be the sample rate in Hz as an integer (e.g. 16000), got {sr!r} "
+                         f"({type(sr).__name__})")
+    if isinstance(sr, (float, np.floating)) and not (math.isfinite(sr) and float(sr).is_integer()):
+        raise ValueError(f"sr must be a whole number of Hz, got {sr!r}")
+    sr = int(sr)
+    if not SR_RANGE[0] <= sr <= SR_RANGE[1]:
+        raise ValueError(f"sr={sr} Hz is outside {SR_RANGE[0]}..{SR_RANGE[1]} Hz; pass the recording's "
+                         "real sample rate (load_audio returns it)")
+    return sr
+
+
+def check_waveform(y, name: str = "audio", min_samples: int = spectral.N_FFT) -> np.ndarray:
+    """Validate a mono waveform: 1-D, real, finite, at least one STFT frame long.
+
+    Integer PCM (int16, int32, uint8) is scaled to [-1, 1) as soundfile would read it;
+    bool and complex arrays are refused.
 
     Notebook: 01_stft_domain.ipynb
     """
     y = np.asarray(y.detach().cpu() if torch.is_tensor(y) else y)
+    if y.dtype == np.bool_ or np.iscomplexobj(y) or not (np.issubdtype(y.dtype, np.number)):
+        raise ValueError(f"{name} must be a real float (or integer PCM) waveform, got dtype {y.dtype}")
+    if np.issubdtype(y.dtype, np.integer):
+        info = np.iinfo(y.dtype)
+        if info.min == 0:  # unsigned PCM (8-bit wav) is centred on the mid value
+            y = (y.astype(np.float64) - (info.max + 1) / 2) / ((info.max + 1) / 2)
+        else:
+            y = y.astype(np.float64) / (info.max + 1)
     if y.ndim == 2 and 1 in y.shape:
         y = y.reshape(-1)
     if y.ndim != 1:
         raise ValueError(f"{name} must be mono (1-D), got shape {y.shape}; mix the channels down first, "
                          "e.g. y.mean(axis=1), or load it with udiffse_lite.load_audio (which does)")
-    if y.size < spectral.N_FFT:
-        raise ValueError(f"{name} has {y.size} samples, shorter than one STFT frame ({spectral.N_FFT} "
-                         "samples = 32 ms at 16 kHz); pass a longer recording")
+    if y.size < min_samples:
+        raise ValueError(f"{name} has {y.size} samples, shorter than one STFT frame ({min_samples} "
+                         "samples at its rate, 32 ms); pass a longer recording")
     if not np.isfinite(y).all():
         raise ValueError(f"{name} contains NaN or Inf values; clean or re-decode the file")
     return y.astype(np.float32)
@@ -367,6 +479,13 @@ def _check_video(video, n_samples: int):
     v = torch.as_tensor(np.asarray(video) if not torch.is_tensor(video) else video)
     if v.dim() not in (2, 3):
         raise ValueError(f"video must be features (T_v, p) or lip frames (T_v, H, W), got {tuple(v.shape)}")
+    if v.is_complex() or v.dtype == torch.bool:
+        raise ValueError(f"video must be real numbers (features or 0..255 / 0..1 lip frames), got {v.dtype}")
+    if v.numel() == 0:
+        raise ValueError("video is empty; pass the lips or features of this recording, or video=None")
+    if not torch.isfinite(v.float()).all():
+        raise ValueError("video contains NaN or Inf; re-extract the lip frames or features "
+                         "(or pass video=None for audio-only enhancement)")
     expected = spectral.expected_video_frames(n_samples)
     if abs(v.shape[0] - expected) > 0.1 * expected + 1:
         raise ValueError(f"video has {v.shape[0]} frames but the audio ({n_samples / spectral.SR:.2f} s) "
@@ -391,13 +510,18 @@ def _enhance_chunk(prior, y: np.ndarray, video, method, cfg, em_iters, nmf_rank,
         kwargs["em_iters"] = em_iters
     with torch.no_grad():
         S = METHODS[method](prior, X, **kwargs)
-    return spectral.to_wave(S * NF[0], len(y)).cpu().numpy()
+    out = spectral.to_wave(S * NF[0], len(y)).cpu().numpy()
+    if not np.isfinite(out).all():
+        raise FloatingPointError("the sampler produced NaN/Inf (non-finite prior weights or settings); "
+                                 "nothing was written. Check the checkpoint and lam/guidance")
+    return out
 
 
 def enhance(y, sr: int, *, prior, method: str = "udiffse+", video=None, n_steps: int = 30,
             n_samples: int = 4, em_iters: int = 5, nmf_rank: int = 4, lam: float | None = None,
             schedule: str = "posterior-score", seed: int | None = 0, chunk_seconds: float = 20.0,
             overlap_seconds: float = 1.0, callback=None, progress: bool = False,
+            guidance: float | None = None, precision: str | None = None,
             **sampler_options) -> np.ndarray:
     """Enhance a noisy waveform with UDiffSE or UDiffSE+.
 
@@ -411,23 +535,51 @@ def enhance(y, sr: int, *, prior, method: str = "udiffse+", video=None, n_steps:
         seed: seed of the sampler's random generator (same seed, same output).
         chunk_seconds: longer inputs are enhanced in overlapping chunks with linear cross-fades.
         sampler_options: further :class:`SamplerConfig` fields (``reference_dt`` ...).
+        guidance: classifier-free guidance weight for AV priors with video (None: plain).
+        precision: ``"fp32"``, ``"bf16"`` or ``"auto"`` for the network (None keeps the prior's).
 
     Returns:
         (L,) float32 numpy array at ``sr``, the same length as ``y``.
+
+    Raises:
+        ValueError: any bad input, before any work (rate, dtype, shape, video, chunking, settings).
 
     Notebook: 08_udiffse_plus.ipynb
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
-    y = check_waveform(y, "noisy audio")
-    L_in, sr_in = len(y), int(sr)
+    if not (hasattr(prior, "sde") and hasattr(prior, "score")):
+        raise ValueError(f"prior must have .sde and .score (e.g. load_pretrained('tiny-ao')), got {type(prior)}")
+    sr_in = check_sample_rate(sr)
+    y = check_waveform(y, "noisy audio", min_samples=math.ceil(spectral.N_FFT * sr_in / spectral.SR))
+    L_in = len(y)
+    for name, val in (("chunk_seconds", chunk_seconds), ("overlap_seconds", overlap_seconds)):
+        if isinstance(val, bool) or not isinstance(val, (int, float, np.integer, np.floating)) \
+                or not math.isfinite(val):
+            raise ValueError(f"{name} must be a finite number of seconds, got {val!r}")
+    if chunk_seconds < 1.0:
+        raise ValueError(f"chunk_seconds must be >= 1 s (the prior needs context), got {chunk_seconds}")
+    if not 0 < overlap_seconds < chunk_seconds:
+        raise ValueError(f"overlap_seconds must lie in (0, chunk_seconds={chunk_seconds}) so that chunks "
+                         f"cross-fade, got {overlap_seconds}")
+    if not isinstance(em_iters, (int, np.integer)) or em_iters < 1:
+        raise ValueError(f"em_iters must be a positive integer, got {em_iters!r}")
+    if not isinstance(nmf_rank, (int, np.integer)) or nmf_rank < 1:
+        raise ValueError(f"nmf_rank must be a positive integer, got {nmf_rank!r}")
+    cfg = SamplerConfig(n_steps=n_steps, n_samples=n_samples, lam=lam, schedule=schedule, guidance=guidance,
+                        **sampler_options)
+    if video is not None and getattr(prior, "conditional", None) is False:
+        raise ValueError("video was given but this prior is audio-only; load an audio-visual prior "
+                         "(load_pretrained('tiny-av')) or pass video=None")
     if sr_in != spectral.SR:
         warnings.warn(f"resampling the input from {sr_in} Hz to {spectral.SR} Hz (the priors' rate); "
                       "the output is resampled back", stacklevel=2)
         y = _resample(y, sr_in, spectral.SR)
     v = _check_video(video, len(y))
-    cfg = SamplerConfig(n_steps=n_steps, n_samples=n_samples, lam=lam, schedule=schedule,
-                        **sampler_options)
+    if precision is not None:
+        if not hasattr(prior, "set_precision"):
+            raise ValueError(f"precision={precision!r} needs a network prior (ScorePrior)")
+        prior.set_precision(precision)
     dev = next(iter(prior.parameters())).device if hasattr(prior, "parameters") else torch.device("cpu")
     generator = None
     if seed is not None:

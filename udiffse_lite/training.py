@@ -115,6 +115,13 @@ class TrainConfig:
     ckpt_every: int = 500  # steps between last.pt checkpoints (0: only at the end)
     num_workers: int = 0  # DataLoader workers; 0 keeps the CPU path simple and reproducible
     normalise: bool = True  # scale each crop to max|S| = 1, the scale samplers see after normalise()
+    speed_perturb: float = 0.0  # resample each item by a random factor in [1-x, 1+x] (pitch, tempo and
+    # vocal-tract length together, as Kaldi's speed perturbation): more "voices" from the same TTS engines
+    lr_warmup: int = 0  # linear learning-rate warm-up over this many steps (0: none)
+    lr_decay: str = "none"  # "none" or "cosine" (to lr_min_ratio * lr at `steps`)
+    lr_min_ratio: float = 0.1  # floor of the cosine decay
+    cond_lr_mult: float = 1.0  # learning-rate multiplier of the video-conditioning blocks (and null video)
+    snapshot_every: int = 0  # also export the EMA prior as prior_step{k}.pt every k steps (learning curves)
 
     def __post_init__(self):
         if self.crop_frames < 8:
@@ -123,6 +130,12 @@ class TrainConfig:
             raise ValueError(f"p_uncond must lie in [0, 1), got {self.p_uncond}")
         if self.amp not in ("auto", "bf16", "fp16", "none"):
             raise ValueError(f"amp must be 'auto', 'bf16', 'fp16' or 'none', got {self.amp!r}")
+        if not 0.0 <= self.speed_perturb < 0.5:
+            raise ValueError(f"speed_perturb must lie in [0, 0.5), got {self.speed_perturb}")
+        if self.lr_decay not in ("none", "cosine"):
+            raise ValueError(f"lr_decay must be 'none' or 'cosine', got {self.lr_decay!r}")
+        if self.lr_warmup < 0 or self.cond_lr_mult <= 0 or not 0 <= self.lr_min_ratio <= 1:
+            raise ValueError("need lr_warmup >= 0, cond_lr_mult > 0 and 0 <= lr_min_ratio <= 1")
         if self.batch_size < 1 or self.steps < 0:
             raise ValueError("batch_size must be >= 1 and steps >= 0")
 
@@ -160,6 +173,49 @@ def setup_distributed(device: str | None = None) -> tuple[int, int, torch.device
         torch.cuda.set_device(local)
         return rank, world, torch.device("cuda", local)
     return rank, world, torch.device("cpu")
+
+
+def speed_perturb(audio: torch.Tensor, video: torch.Tensor | None, max_change: float,
+                  g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Speed perturbation: resample each waveform by a random factor ``r`` in ``[1 - x, 1 + x]``.
+
+    Playing speech ``r`` times faster raises its pitch and formants by ``r`` and shortens it by
+    ``1/r`` (a smaller speaker, talking faster): cheap new voices from the same TTS engines. The
+    video follows the audio's new clock (frame ``j`` shows original time ``j r / 25`` s). All
+    items are cut to the shortest result.
+
+    Args:
+        audio: (B, L) float waveforms at 16 kHz.
+        video: None or (B, T_v, p) features (or (B, T_v, H, W) frames) at 25 fps.
+        max_change: x, e.g. 0.15.
+        g: the step's generator (the factors are a function of it).
+
+    Returns:
+        (B, L') audio and (B, ceil(L' / 640), ...) video.
+
+    Notebook: 03_score_matching.ipynb
+    """
+    from fractions import Fraction
+
+    from scipy.signal import resample_poly
+
+    u = torch.rand(audio.shape[0], generator=g, device=g.device).cpu().numpy()
+    rates = 1.0 + max_change * (2 * u - 1)
+    outs, vids = [], []
+    for b, r in enumerate(rates):
+        fr = Fraction(float(r)).limit_denominator(40)  # r = speed: down/up samples
+        y = resample_poly(audio[b].cpu().numpy(), fr.denominator, fr.numerator).astype(np.float32)
+        outs.append(torch.from_numpy(y))
+        if video is not None:
+            n_v = video.shape[1]
+            idx = (torch.arange(math.ceil(len(y) / (SR / VIDEO_FPS))) * float(fr)).long().clamp(max=n_v - 1)
+            vids.append(video[b, idx.to(video.device)])
+    L = min(len(o) for o in outs)
+    audio = torch.stack([o[:L] for o in outs]).to(audio.device)
+    if video is not None:
+        n_v = math.ceil(L / (SR / VIDEO_FPS))
+        video = torch.stack([v[:n_v] for v in vids])
+    return audio, video
 
 
 def hardware() -> str:
@@ -218,7 +274,13 @@ class Trainer:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             self.model = DDP(self.net, device_ids=[self.device.index] if self.device.type == "cuda" else None)
-        self.opt = torch.optim.AdamW(self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        cond = [p for n, p in self.net.named_parameters() if n.startswith("cond.") or n == "null_video"]
+        ids = {id(p) for p in cond}
+        rest = [p for p in self.net.parameters() if id(p) not in ids]
+        groups = [{"params": rest, "lr_mult": 1.0}]
+        if cond:
+            groups.append({"params": cond, "lr_mult": cfg.cond_lr_mult})
+        self.opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.amp_dtype = self._amp_dtype()
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.step = 0
@@ -232,11 +294,29 @@ class Trainer:
         return bool(getattr(self.net.config, "video_dim", 0))
 
     def _amp_dtype(self):
-        if self.device.type != "cuda" or self.cfg.amp == "none":
-            return None  # AMP on CPU is slower than float32 and not bit-reproducible across machines
+        if self.cfg.amp == "none":
+            return None
+        if self.device.type != "cuda":
+            # CPU: bf16 autocast only when asked for ("bf16"); on a CPU with AMX-BF16 a step is ~2.5x
+            # faster (benchmarks/bench_training.py). "auto" keeps float32, the bit-reproducible path
+            # the exactness tests use.
+            if self.cfg.amp == "fp16":
+                raise ValueError("amp='fp16' needs CUDA; use amp='bf16' on a CPU")
+            return torch.bfloat16 if self.cfg.amp == "bf16" else None
         if self.cfg.amp == "bf16" or (self.cfg.amp == "auto" and torch.cuda.is_bf16_supported()):
             return torch.bfloat16
         return torch.float16
+
+    def lr_at(self, step: int) -> float:
+        """Learning rate of optimiser step ``step``: linear warm-up, then constant or cosine decay."""
+        cfg = self.cfg
+        f = 1.0
+        if cfg.lr_warmup:
+            f = min(1.0, (step + 1) / cfg.lr_warmup)
+        if cfg.lr_decay == "cosine" and cfg.steps > cfg.lr_warmup:
+            x = min(1.0, max(0.0, (step - cfg.lr_warmup) / (cfg.steps - cfg.lr_warmup)))
+            f *= cfg.lr_min_ratio + (1 - cfg.lr_min_ratio) * 0.5 * (1 + math.cos(math.pi * x))
+        return cfg.lr * f
 
     @staticmethod
     def ema_decay_at(step: int, ema_decay: float, warmup: bool = True) -> float:
@@ -312,6 +392,8 @@ class Trainer:
         Returns:
             S: (B, 256, crop_frames) complex64 on the training device; v: (B, T_v, p) or None.
         """
+        if self.cfg.speed_perturb > 0:
+            audio, video = speed_perturb(audio, video, self.cfg.speed_perturb, g)
         S = to_spec(audio.to(self.device))  # (B, 256, T_full)
         T_full, n = S.shape[-1], self.cfg.crop_frames
         if T_full < n:
@@ -347,7 +429,9 @@ class Trainer:
         if v is not None and cfg.p_uncond > 0:
             mask = torch.rand(S.shape[0], generator=g, device=g.device) < cfg.p_uncond
         self.model.train()
-        with torch.autocast("cuda", dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+        for grp in self.opt.param_groups:
+            grp["lr"] = self.lr_at(self.step) * grp.get("lr_mult", 1.0)
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
             loss = dsm_loss(self.model, self.sde, S, v, g, uncond_mask=mask)
         self.opt.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
@@ -401,6 +485,8 @@ class Trainer:
             bar.set_postfix(loss=f"{loss:.4f}", val=f"{self.val_loss:.4f}" if self.val_loss else "-")
             if self.out_dir is not None and self.cfg.ckpt_every and self.step % self.cfg.ckpt_every == 0:
                 self.save_checkpoint(self.out_dir / "last.pt")
+            if self.out_dir is not None and self.cfg.snapshot_every and self.step % self.cfg.snapshot_every == 0:
+                self.export_prior(self.out_dir / f"prior_step{self.step}.pt", **self.metadata())
             if max_minutes and self.wall_time - wall0 > 60 * max_minutes:
                 break
         bar.close()

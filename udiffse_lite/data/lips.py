@@ -62,7 +62,7 @@ _DOM[V["SH"], 2] = 2.0
 
 # espeak-ng / MBROLA phone names (SAMPA-like), after stripping stress and length marks
 _SAMPA = {
-    "_": "sil", "": "sil", ";": "sil", "#": "sil", "?": "KG",
+    "_": "sil", "": "sil", ";": "sil", "#": "sil", "?": "KG", "_!": "sil",
     "p": "PBM", "b": "PBM", "m": "PBM", "f": "FV", "v": "FV", "T": "TH", "D": "TH",
     "t": "ALV", "d": "ALV", "n": "ALV", "s": "ALV", "z": "ALV", "l": "L", "5": "L", "L": "L",
     "S": "SH", "Z": "SH", "tS": "SH", "dZ": "SH", "r": "R", "R": "R", "r-": "R",
@@ -73,6 +73,10 @@ _SAMPA = {
     "aI": ("AA", "EE"), "aU": ("AA", "OO"), "OI": ("OO", "EE"), "oI": ("OO", "EE"),
     "oU": ("AX", "OO"), "@U": ("AX", "OO"), "o@": ("OO", "AX"), "O@": ("OO", "AX"), "o": "OO",
     "u": "OO", "U": "OO", "U@": ("OO", "AX"), "ju": ("EE", "OO"),
+    # MBROLA us1/us2/us3 spellings that espeak-ng's SAMPA lacks: "AI" (price), "{" (trap),
+    # syllabic consonants; espeak-ng's triphthongs
+    "AI": ("AA", "EE"), "{": "AA", "l=": "L", "n=": "ALV", "m=": "PBM", "@`": "R", "3`": "R",
+    "aI@": ("AA", "EE", "AX"), "aU@": ("AA", "OO", "AX"),
 }
 # CMU / festival / flite phone names
 _CMU = {
@@ -84,6 +88,10 @@ _CMU = {
     "iy": "EE", "ih": "EE", "ey": "EE", "eh": "AX", "ax": "AX", "ah": "AA", "aa": "AA", "ae": "AA",
     "ao": "AA", "aw": ("AA", "OO"), "ay": ("AA", "EE"), "oy": ("OO", "EE"), "ow": ("AX", "OO"),
     "uw": "OO", "uh": "OO",
+    # festival's British diphone voices (rab, don) speak MRPA: the names CMU lacks
+    "#": "sil", "@": "AX", "@@": "R", "a": "AA", "ai": ("AA", "EE"), "au": ("AA", "OO"), "e": "AX",
+    "e@": "AX", "ei": "EE", "h": "KG", "i": "EE", "i@": ("EE", "AX"), "ii": "EE", "o": "AA", "oi": ("OO", "EE"),
+    "oo": "AA", "ou": ("AX", "OO"), "u": "OO", "u@": ("OO", "AX"), "uu": "OO",
 }
 
 
@@ -102,15 +110,30 @@ def viseme_of(label: str, phoneset: str) -> tuple[int, ...]:
     """
     if phoneset not in ("sampa", "cmu"):
         raise ValueError(f"unknown phoneset {phoneset!r}: use 'sampa' or 'cmu'")
-    table = _SAMPA if phoneset == "sampa" else _CMU
-    key = label if phoneset == "sampa" else label.lower()
-    cands = [key, re.sub(r"[0-9':,;#ː]+$", "", key), re.sub(r"(_[a-zA-Z]+|[:;#'ː0-9,])", "", key)]
+    table, cands = _candidates(label, phoneset)
     for k in cands:
         if k in table:
             v = table[k]
             return tuple(V[x] for x in ((v,) if isinstance(v, str) else v))
     first = (cands[-1] or "_")[0]
-    return (V["AX"],) if first.lower() in "aeiouy@3" else (V["ALV"],)
+    return (V["AX"],) if first.lower() in "aeiouy@3{" else (V["ALV"],)
+
+
+def is_mapped(label: str, phoneset: str) -> bool:
+    """True if ``label`` has an explicit viseme (no first-letter fallback in :func:`viseme_of`).
+
+    Notebook: 09_seeing_speech.ipynb
+    """
+    table, cands = _candidates(label, phoneset)
+    return any(k in table for k in cands)
+
+
+def _candidates(label: str, phoneset: str) -> tuple[dict, list[str]]:
+    """The phone table and the spellings to look up: as written, without a stress/length suffix,
+    without any diacritic."""
+    table = _SAMPA if phoneset == "sampa" else _CMU
+    key = label if phoneset == "sampa" else label.lower()
+    return table, [key, re.sub(r"[0-9':,;#ː]+$", "", key), re.sub(r"(_[a-zA-Z]+|[:;#'ː0-9,])", "", key)]
 
 
 PHONESET = {"espeak": "sampa", "mbrola": "sampa", "flite": "cmu", "festival": "cmu"}

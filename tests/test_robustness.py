@@ -1,0 +1,115 @@
+"""Bad input is refused up front with a message that says what to fix; nothing non-finite comes out."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import udiffse_lite as ul
+from udiffse_lite.priors import GaussianPrior
+from udiffse_lite.samplers import SamplerConfig, check_sample_rate, enhance
+
+
+@pytest.fixture(scope="module")
+def prior():
+    return GaussianPrior(0.05)
+
+
+def y(n=8000, seed=0):
+    return (0.1 * np.random.default_rng(seed).standard_normal(n)).astype(np.float32)
+
+
+FAST = dict(n_steps=3, n_samples=1)
+
+
+@pytest.mark.parametrize("sr, msg", [(0, "outside"), (-1, "outside"), (1, "outside"), (16000.5, "whole number"),
+                                     ("16000", "integer"), (None, "integer"), (float("nan"), "whole number"),
+                                     (True, "integer")])
+def test_bad_sample_rates_are_refused(prior, sr, msg):
+    with pytest.raises(ValueError, match=msg):
+        enhance(y(), sr, prior=prior, **FAST)
+
+
+def test_integer_sample_rate_forms_are_accepted():
+    assert check_sample_rate(np.int64(16000)) == 16000
+    assert check_sample_rate(16000.0) == 16000
+
+
+def test_int16_pcm_is_scaled_like_soundfile(prior):
+    x = y()
+    pcm = np.round(x * 32768).astype(np.int16)
+    out_pcm = enhance(pcm, 16000, prior=prior, seed=0, **FAST)
+    out_f = enhance(pcm.astype(np.float32) / 32768, 16000, prior=prior, seed=0, **FAST)
+    np.testing.assert_allclose(out_pcm, out_f, atol=1e-6)
+    assert np.abs(out_pcm).max() < 2.0  # not 32768 times too loud
+
+
+@pytest.mark.parametrize("bad", [np.ones(8000, bool), np.ones(8000, np.complex64), np.array(["a"] * 600)])
+def test_bool_complex_and_text_waveforms_are_refused(prior, bad):
+    with pytest.raises(ValueError, match="dtype"):
+        enhance(bad, 16000, prior=prior, **FAST)
+
+
+def test_too_short_at_its_own_rate_is_refused_before_resampling(prior):
+    with pytest.raises(ValueError, match="shorter than one STFT frame"):
+        enhance(y(600), 48000, prior=prior, **FAST)
+
+
+@pytest.mark.parametrize("chunk, overlap, msg", [(20, 0, "overlap_seconds"), (2, 2, "overlap_seconds"),
+                                                 (2, 3, "overlap_seconds"), (0, 0.5, "chunk_seconds"),
+                                                 (float("nan"), 1, "finite"), (float("inf"), 1, "finite")])
+def test_chunking_settings_are_checked(prior, chunk, overlap, msg):
+    with pytest.raises(ValueError, match=msg):
+        enhance(y(), 16000, prior=prior, chunk_seconds=chunk, overlap_seconds=overlap, **FAST)
+
+
+def test_long_input_with_small_overlap_is_cross_faded(prior):
+    x = y(16000 * 3)
+    out = enhance(x, 16000, prior=prior, chunk_seconds=1.0, overlap_seconds=0.1, **FAST)
+    assert out.shape == x.shape and np.isfinite(out).all()
+
+
+@pytest.mark.parametrize("kw, msg", [(dict(lam=float("nan")), "lam"), (dict(guidance=float("inf")), "guidance"),
+                                     (dict(n_steps=4.5), "integers"), (dict(em_iters=0, method="udiffse"), "em_iters"),
+                                     (dict(nmf_rank=0), "nmf_rank")])
+def test_bad_sampler_settings_are_refused(prior, kw, msg):
+    args = {**FAST, **kw}
+    with pytest.raises(ValueError, match=msg):
+        enhance(y(), 16000, prior=prior, **args)
+
+
+def test_nan_video_is_refused_before_any_work():
+    av = ul.load_pretrained("tiny-av")
+    x = y(16000 * 2)
+    v = np.full((50, av.net.config.video_dim), np.nan, np.float32)
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        enhance(x, 16000, prior=av, video=v, **FAST)
+
+
+def test_video_for_an_audio_only_prior_is_refused():
+    with pytest.raises(ValueError, match="audio-only"):
+        enhance(y(16000), 16000, prior=ul.load_pretrained("tiny-ao"), video=np.zeros((25, 64), np.float32),
+                **FAST)
+
+
+def test_nan_weights_raise_instead_of_writing_noise():
+    ao = ul.load_pretrained("tiny-ao")
+    with torch.no_grad():
+        next(ao.net.parameters()).fill_(float("nan"))
+    with pytest.raises(FloatingPointError, match="NaN"):
+        enhance(y(16000), 16000, prior=ao, **FAST)
+
+
+def test_si_sdr_refuses_a_silent_estimate():
+    ref = y()
+    with pytest.raises(ValueError, match="est is silent"):
+        ul.metrics.si_sdr(np.zeros_like(ref), ref)
+
+
+def test_sampler_config_refuses_unknown_predictor():
+    with pytest.raises(ValueError, match="predictor"):
+        SamplerConfig(predictor="heun")
+    ref = SamplerConfig.reference()
+    assert (ref.schedule, ref.weight, ref.predictor, ref.reference_dt, ref.corrector_step, ref.tweedie_mu) == \
+        ("reference", 1.5, "euler-maruyama", True, "reference", False)
+    assert math.isclose(SamplerConfig().weight, 1.0)
