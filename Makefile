@@ -39,7 +39,7 @@ system-deps:
 		echo "speech engines already installed"; else bash scripts/install_system_deps.sh; fi
 
 demo: install
-	$(PY) -m udiffse_lite demo --out outputs/demo
+	$(PY) -m udiffse_lite demo --out outputs/demo --overwrite
 
 unit: install system-deps
 	UDIFFSE_FAST=1 $(PY) -m pytest -q tests

@@ -43,7 +43,7 @@ import udiffse_lite as ul
 from udiffse_lite import examples, viz
 from udiffse_lite.exercises import ch00
 
-FAST = ul.FAST  # UDIFFSE_FAST=1: every chapter shrinks its knobs and runs in well under a minute
+SIZE = ul.SIZE  # "fast" (CI, seconds), "book" (the rendered book, 2 CPU cores) or "full" (default)
 
 # %% [markdown]
 # ## The environment
@@ -56,15 +56,18 @@ FAST = ul.FAST  # UDIFFSE_FAST=1: every chapter shrinks its knobs and runs in we
 device = "cuda" if torch.cuda.is_available() else "cpu"
 print(f"Python {platform.python_version()}, torch {torch.__version__}, udiffse_lite {ul.__version__}")
 print(f"device: {device}" + (f" ({torch.cuda.get_device_name(0)})" if device == "cuda" else ""))
-print(f"fast mode: {FAST}")
+print(f"size: {SIZE}")
 
 # %% [markdown]
 # On Colab, pick *Runtime → Change runtime type → GPU* before running anything.
 #
-# **Fast mode.** Every chapter reads one switch, `ul.FAST`, set by the environment variable
-# `UDIFFSE_FAST=1` before Python starts. Knobs shrink right next to where they are defined,
-# for example `n_steps = 30 if not FAST else 4`, so you always see both values. Continuous
-# integration and the rendered book run fast mode; on a GPU you want the full mode.
+# **Sizes.** Every chapter reads one switch, `ul.SIZE`, set by the environment variable
+# `UDIFFSE_SIZE` before Python starts: `fast` (what continuous integration runs: seconds per
+# chapter, small numbers), `book` (what the rendered book shows: the real settings, e.g. 30
+# reverse steps, on a few seconds of audio, so that it runs on a 2-core CPU) and `full` (the
+# default: everything at the papers' settings; a GPU helps). Knobs change right next to where
+# they are defined, for example `n_steps = ul.size(fast=4, full=30)`, so you always see every
+# value. Fast mode is small, never broken: its numbers are noisier, not wrong.
 
 # %% [markdown]
 # ## The package map
@@ -156,7 +159,7 @@ print(f"global SNR: {ch00.snr_db(mix['s'], mix['n']):.1f} dB (active-speech SNR:
 #
 # ## In this chapter we
 #
-# * checked the environment and met fast mode (`UDIFFSE_FAST=1`, `ul.FAST`);
+# * checked the environment and met the size switch (`UDIFFSE_SIZE=fast|book|full`, `ul.SIZE`);
 # * toured the package, one module per concept;
 # * loaded a built-in utterance with its lip video and listened to it clean and in babble noise.
 #

@@ -41,7 +41,7 @@ import udiffse_lite as ul
 from udiffse_lite import examples, spectral, viz
 from udiffse_lite.exercises import ch01
 
-FAST = ul.FAST
+SIZE = ul.SIZE  # "fast" (CI, seconds), "book" (the rendered book, 2 CPU cores) or "full" (default)
 
 # %% [markdown]
 # ## The STFT

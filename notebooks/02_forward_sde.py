@@ -44,7 +44,7 @@ from udiffse_lite import examples, spectral, viz
 from udiffse_lite.exercises import ch02
 from udiffse_lite.sde import OUVESDE, complex_randn
 
-FAST = ul.FAST
+SIZE = ul.SIZE  # "fast" (CI, seconds), "book" (the rendered book, 2 CPU cores) or "full" (default)
 
 # %% [markdown]
 # ## The SDE
@@ -132,8 +132,8 @@ fig, ax = viz.plot_curves({r"$\mu_t$": (ts, mu(ts)), r"$\sigma_t$": (ts, sigma(t
 # $s \leftarrow s - \theta s\, h + g(t)\sqrt{h}\, z$. We start many independent paths at $s_0 = 1$.
 
 # %%
-n_paths = 20000 if not FAST else 4000
-n_steps = 500 if not FAST else 100
+n_paths = ul.size(fast=4000, full=20000)
+n_steps = ul.size(fast=100, full=500)
 gen = torch.Generator().manual_seed(0)
 s = torch.ones(n_paths, dtype=torch.complex64)
 h = 1.0 / n_steps

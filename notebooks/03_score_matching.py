@@ -50,7 +50,7 @@ from udiffse_lite.sde import OUVESDE, complex_randn
 from udiffse_lite.training import dsm_loss
 from udiffse_lite.unet import ScoreUNet, UNetConfig
 
-FAST = ul.FAST
+SIZE = ul.SIZE  # "fast" (CI, seconds), "book" (the rendered book, 2 CPU cores) or "full" (default)
 device = "cuda" if torch.cuda.is_available() else "cpu"
 sde = OUVESDE()
 
@@ -104,7 +104,7 @@ print(f"{sum(p.numel() for p in net.parameters()) / 1e6:.2f} M parameters, "
 # Our loss and the package's `training.dsm_loss` must agree when they draw the same noise:
 
 # %%
-n_frames = 128 if not FAST else 32  # a multiple of the U-Net's down-sampling factor
+n_frames = ul.size(fast=32, full=128)  # a multiple of the U-Net's down-sampling factor
 speech = [torch.from_numpy(examples.load_example(n).speech) for n in ("matched-1", "matched-2")]
 S_full = [spectral.to_spec(y) for y in speech]  # (256, T) each
 
@@ -160,8 +160,8 @@ for t in (0.05, 0.3, 1.0):
 # on a GPU, still far from a good prior (the shipped one trained for much longer).
 
 # %%
-n_train_steps = 300 if not FAST else 3
-batch = 8 if not FAST else 2
+n_train_steps = ul.size(fast=3, full=300)
+batch = ul.size(fast=2, full=8)
 torch.manual_seed(0)
 net = ScoreUNet(UNetConfig.tier("tiny")).to(device)
 opt = torch.optim.AdamW(net.parameters(), lr=2e-4)
@@ -209,7 +209,7 @@ print({k: prior.meta[k] for k in list(prior.meta)[:6]})
 held_out = spectral.to_spec(torch.from_numpy(examples.load_example("mismatched-1").speech))
 s_test = torch.stack([spectral.normalise(held_out[:, j:j + n_frames])[0]
                       for j in (60, 60 + n_frames)]).to(device)  # (2, 256, n_frames)
-t_eval = [0.05, 0.2, 0.5, 0.9] if not FAST else [0.1, 0.5]
+t_eval = ul.size(fast=[0.1, 0.5], full=[0.05, 0.2, 0.5, 0.9])
 curves = {}
 with torch.no_grad():
     for name, p in {"our short run": prior_small, "shipped tiny-ao": prior}.items():

@@ -46,7 +46,7 @@ from udiffse_lite.priors import GaussianPrior
 from udiffse_lite.samplers import SamplerConfig, prior_sample
 from udiffse_lite.sde import OUVESDE, complex_randn
 
-FAST = ul.FAST
+SIZE = ul.SIZE  # "fast" (CI, seconds), "book" (the rendered book, 2 CPU cores) or "full" (default)
 device = "cuda" if torch.cuda.is_available() else "cpu"
 sde = OUVESDE()
 
@@ -97,7 +97,7 @@ def sample_minimal(prior, shape, n_steps, generator):
     return S
 
 
-n_chains = 256 if not FAST else 64
+n_chains = ul.size(fast=64, full=256)
 S_min = sample_minimal(gauss, (n_chains, 256, n_frames), 30, torch.Generator().manual_seed(0))
 
 # %% [markdown]
@@ -134,7 +134,7 @@ ax.legend();
 # with and without the corrector, for several numbers of steps:
 
 # %%
-step_counts = [5, 10, 30] if not FAST else [5, 30]
+step_counts = ul.size(fast=[5, 30], full=[5, 10, 30])
 print("n_steps | predictor only | predictor-corrector   (mean ratio E|S|^2 / v, ideal 1.00)")
 for n in step_counts:
     r = {}
@@ -154,8 +154,8 @@ for n in step_counts:
 
 # %%
 prior = ul.load_pretrained("tiny-ao", map_location=device)
-n_steps = 30 if not FAST else 4
-n_gen = 256 if not FAST else 32  # frames: 256 = 2 s
+n_steps = ul.size(fast=4, full=30)
+n_gen = ul.size(fast=32, full=256)  # frames: 256 = 2 s
 rec = viz.TrajectoryRecorder()
 S_gen = prior_sample(prior, n_gen, cfg=SamplerConfig(n_steps=n_steps, n_samples=1),
                      generator=torch.Generator(device).manual_seed(0), callback=rec, device=device)

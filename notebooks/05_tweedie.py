@@ -44,7 +44,7 @@ from udiffse_lite.priors import GaussianPrior
 from udiffse_lite.samplers import SamplerConfig, prior_sample, tweedie
 from udiffse_lite.sde import OUVESDE, complex_randn
 
-FAST = ul.FAST
+SIZE = ul.SIZE  # "fast" (CI, seconds), "book" (the rendered book, 2 CPU cores) or "full" (default)
 device = "cuda" if torch.cuda.is_available() else "cpu"
 sde = OUVESDE()
 
@@ -124,11 +124,11 @@ for t in (0.1, 0.4, 1.0):
 
 # %%
 prior = ul.load_pretrained("tiny-ao", map_location=device)
-n_eval = 256 if not FAST else 32
+n_eval = ul.size(fast=32, full=256)
 S_clean = spectral.to_spec(torch.from_numpy(examples.load_example("mismatched-2").speech))
 s0 = spectral.normalise(S_clean[:, 40:40 + n_eval])[0][None].to(device)  # (1, 256, T)
 oracle = GaussianPrior(s0[0].abs().pow(2).cpu())
-t_eval = [0.05, 0.1, 0.2, 0.4, 0.7, 1.0] if not FAST else [0.1, 0.5]
+t_eval = ul.size(fast=[0.1, 0.5], full=[0.05, 0.1, 0.2, 0.4, 0.7, 1.0])
 errors = {"scale only $s_t/\\mu_t$": [], "Tweedie, trained prior": [], "oracle Wiener": []}
 for t in t_eval:
     s_t, _ = sde.perturb(s0, t, torch.Generator(device).manual_seed(3))
@@ -153,8 +153,8 @@ fig, ax = viz.plot_curves({k: (t_eval, e) for k, e in errors.items()}, xlabel="d
 # commit to details.
 
 # %%
-n_steps = 30 if not FAST else 4
-n_gen = 256 if not FAST else 32
+n_steps = ul.size(fast=4, full=30)
+n_gen = ul.size(fast=32, full=256)
 rec = viz.TrajectoryRecorder()
 prior_sample(prior, n_gen, cfg=SamplerConfig(n_steps=n_steps, n_samples=1),
              generator=torch.Generator(device).manual_seed(0), callback=rec, device=device)

@@ -50,7 +50,7 @@ from udiffse_lite import nmf, spectral, viz
 from udiffse_lite.examples import load_noise
 from udiffse_lite.exercises import ch06
 
-FAST = ul.FAST  # UDIFFSE_FAST=1 shrinks every knob below (CI); unset it for the full chapter
+SIZE = ul.SIZE  # "fast" (CI, seconds), "book" (the rendered book, 2 CPU cores) or "full" (default)
 torch.manual_seed(0)
 
 # %% [markdown]
@@ -68,7 +68,7 @@ torch.manual_seed(0)
 # spectrogram, scaled so that its largest magnitude is 1.
 
 # %%
-seconds = 2.04 if not FAST else 1.0  # 2.04 s = the 256 frames of a training crop
+seconds = ul.size(fast=1.0, full=2.04)  # 2.04 s = the 256 frames of a training crop
 n_samples = int(seconds * spectral.SR)
 
 
@@ -191,7 +191,7 @@ print("my_nmf_update == ul.nmf.NMF.update: ok")
 # divergence per time–frequency bin after every update.
 
 # %%
-n_iter = 100 if not FAST else 30  # updates
+n_iter = ul.size(fast=30, full=100)  # updates
 
 
 def fit(P, rank, exponent, n_iter, seed=0, track=True):
@@ -230,7 +230,7 @@ print(f"MM curve never increases: {bool(np.all(np.diff(curves[0.5]) <= 1e-6))}")
 # Fit each noise with ranks 1 to 8 (16 in the full run) and compare the divergence left.
 
 # %%
-ranks = [1, 2, 4, 8, 16] if not FAST else [1, 2, 4, 8]
+ranks = ul.size(fast=[1, 2, 4, 8], full=[1, 2, 4, 8, 16])
 fits = {kind: {K: fit(p, K, 0.5, n_iter, track=False) for K in ranks} for kind, p in powers.items()}
 left = {kind: [fits[kind][K][1][-1] for K in ranks] for kind in powers}
 fig, ax = viz.plot_curves({kind: (ranks, d) for kind, d in left.items()}, xlabel="rank K",
@@ -291,7 +291,7 @@ viz.value_slider(show_rank, ranks, description="rank", value=4);
 for a in (1e-3, 1.0, 1e3):
     torch.testing.assert_close(ch06.is_divergence(a * P, a * V1), nmf.is_divergence(P, V1), rtol=1e-4, atol=0)
 # Exercise 3, with the solution
-per_rank = ch06.divergence_per_rank(powers["babble"], ranks=(1, 4), n_iter=40 if not FAST else 20)
+per_rank = ch06.divergence_per_rank(powers["babble"], ranks=(1, 4), n_iter=ul.size(fast=20, full=40))
 print({K: round(v, 1) for K, v in per_rank.items()})
 
 # %% [markdown]

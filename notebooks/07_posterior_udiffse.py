@@ -57,7 +57,7 @@ from udiffse_lite.exercises import ch07
 from udiffse_lite.samplers import SamplerConfig, posterior_sample, pseudo_likelihood_grad, udiffse
 from udiffse_lite.sde import complex_randn
 
-FAST = ul.FAST  # UDIFFSE_FAST=1 shrinks every knob below (CI); unset it for the full chapter
+SIZE = ul.SIZE  # "fast" (CI, seconds), "book" (the rendered book, 2 CPU cores) or "full" (default)
 device = "cuda" if torch.cuda.is_available() else "cpu"
 
 # %% [markdown]
@@ -118,8 +118,8 @@ print("autograd / 2 == ul.samplers.pseudo_likelihood_grad: ok")
 
 # %%
 F, B = 256, 4
-T = 128 if not FAST else 48  # frames
-seeds = (0, 1) if not FAST else (0,)  # sampler seeds averaged
+T = ul.size(fast=48, full=128)  # frames
+seeds = ul.size(fast=(0,), full=(0, 1))  # sampler seeds averaged
 g = torch.Generator().manual_seed(1)
 vs = (0.02 * torch.exp(torch.randn(F, 1, generator=g))).expand(F, T)  # (F, T) speech variance
 s = complex_randn((F, T), g) * vs.sqrt()                                 # (F, T) "clean speech"
@@ -249,7 +249,7 @@ viz.value_slider(draw_lam, [0.25, 0.5, 1.0, 1.5, 2.0, 4.0], description="lam", v
 prior = ul.load_pretrained("tiny-ao").to(device)
 print(f"tiny-ao: {sum(q.numel() for q in prior.parameters()) / 1e6:.2f} M parameters")
 ex = noisy_example("matched-1", noise="white", snr_db=0.0, seed=0)
-seconds = None if not FAST else 1.0  # crop the example (None: all of it)
+seconds = ul.size(fast=1.0, book=2.5, full=None)  # crop the example (None: all of it)
 L = len(ex["x"]) if seconds is None else int(seconds * ex["sr"])
 x, s_clean = ex["x"][:L], ex["s"][:L]
 print(f'"{ex["text"]}" ({ex["voice"]}), {L / ex["sr"]:.2f} s, white noise at 0 dB')
@@ -260,9 +260,9 @@ print(f'"{ex["text"]}" ({ex["voice"]}), {L / ex["sr"]:.2f} s, white noise at 0 d
 # keep the noise variance `V` that each EM iteration used.
 
 # %%
-em_iters = 5 if not FAST else 2  # EM iterations (E-step = one full reverse pass)
-cfg = SamplerConfig(n_steps=30 if not FAST else 4,  # reverse steps per pass
-                    n_samples=4 if not FAST else 1)  # parallel chains b
+em_iters = ul.size(fast=2, full=5)  # EM iterations (E-step = one full reverse pass)
+cfg = SamplerConfig(n_steps=ul.size(fast=4, full=30),  # reverse steps per pass
+                    n_samples=ul.size(fast=1, book=2, full=4))  # parallel chains b
 Xc, NF = spectral.normalise(spectral.to_spec(torch.from_numpy(x).to(device)))  # (256, T)
 V_per_iter = {}
 

@@ -54,7 +54,7 @@ from udiffse_lite.exercises import ch08
 from udiffse_lite.samplers import SamplerConfig, udiffse, udiffse_plus
 from udiffse_lite.sde import complex_randn
 
-FAST = ul.FAST  # UDIFFSE_FAST=1 shrinks every knob below (CI); unset it for the full chapter
+SIZE = ul.SIZE  # "fast" (CI, seconds), "book" (the rendered book, 2 CPU cores) or "full" (default)
 device = "cuda" if torch.cuda.is_available() else "cpu"
 
 # %% [markdown]
@@ -142,12 +142,12 @@ for name, fn, kw in [("UDiffSE (5 EM iterations)", udiffse, dict(em_iters=5)), (
 # %%
 prior = ul.load_pretrained("tiny-ao").to(device)
 ex = noisy_example("matched-2", noise="white", snr_db=0.0, seed=0)
-seconds = None if not FAST else 1.0  # crop the example (None: all of it)
+seconds = ul.size(fast=1.0, book=2.5, full=None)  # crop the example (None: all of it)
 L = len(ex["x"]) if seconds is None else int(seconds * ex["sr"])
 x, s_clean, sr = ex["x"][:L], ex["s"][:L], ex["sr"]
-opts = dict(n_steps=30 if not FAST else 4,  # reverse steps
-            n_samples=4 if not FAST else 1)  # parallel chains b
-em_iters = 5 if not FAST else 2  # UDiffSE's EM iterations
+opts = dict(n_steps=ul.size(fast=4, full=30),  # reverse steps
+            n_samples=ul.size(fast=1, book=2, full=4))  # parallel chains b
+em_iters = ul.size(fast=2, full=5)  # UDiffSE's EM iterations
 
 
 def timed(**kw):
@@ -166,7 +166,7 @@ results = {}
 rec = viz.TrajectoryRecorder()  # keeps S_t and S0_hat of chain 0 at every step
 results["UDiffSE"] = timed(method="udiffse", em_iters=em_iters)
 results["UDiffSE+ (posterior-score)"] = timed(method="udiffse+", schedule="posterior-score", callback=rec)
-results["UDiffSE+ (reference)"] = timed(method="udiffse+", schedule="reference")
+results["UDiffSE+ (reference)"] = timed(method="udiffse+", preset="reference")  # every reference choice
 for name, (_, n, dt) in results.items():
     print(f"{name:27s} {n:4d} evaluations  {dt:6.1f} s  RTF {dt / (L / sr):5.1f}")
 

@@ -56,7 +56,7 @@ from udiffse_lite.examples import ASSETS, list_examples, load_example
 from udiffse_lite.exercises import ch09
 from udiffse_lite.unet import CrossAttentionBlock
 
-FAST = ul.FAST  # UDIFFSE_FAST=1 shrinks every knob below (CI); unset it for the full chapter
+SIZE = ul.SIZE  # "fast" (CI, seconds), "book" (the rendered book, 2 CPU cores) or "full" (default)
 torch.manual_seed(0)
 
 # %% [markdown]
@@ -248,7 +248,7 @@ print("my_cross_attention == ul.unet.CrossAttentionBlock:", tuple(mine.shape), "
 # video frames.
 
 # %%
-seconds = None if not FAST else 1.6  # crop (None: the whole utterance)
+seconds = ul.size(fast=1.6, book=2.5, full=None)  # crop (None: the whole utterance)
 L = len(ex.speech) if seconds is None else int(seconds * ex.sr)
 S = spectral.to_spec(torch.from_numpy(ex.speech[:L]))[None]  # (1, 256, T) compressed
 S, _ = spectral.normalise(S)

@@ -56,7 +56,7 @@ from udiffse_lite.baselines import wiener_minstats
 from udiffse_lite.examples import list_examples, noisy_example
 from udiffse_lite.exercises import ch10
 
-FAST = ul.FAST  # UDIFFSE_FAST=1 shrinks every knob below (CI); unset it for the full chapter
+SIZE = ul.SIZE  # "fast" (CI, seconds), "book" (the rendered book, 2 CPU cores) or "full" (default)
 device = "cuda" if torch.cuda.is_available() else "cpu"
 
 # %% [markdown]
@@ -84,9 +84,9 @@ for name, p in priors.items():
 # sections below reuse each other's runs instead of recomputing them.
 
 # %%
-seconds = None if not FAST else 1.0  # crop every example (None: the whole utterance)
-opts = dict(n_steps=30 if not FAST else 4,  # reverse steps
-            n_samples=4 if not FAST else 1)  # parallel chains b
+seconds = ul.size(fast=1.0, book=2.5, full=None)  # crop every example (None: the whole utterance)
+opts = dict(n_steps=ul.size(fast=4, full=30),  # reverse steps
+            n_samples=ul.size(fast=1, book=2, full=4))  # parallel chains b
 _cache = {}
 
 
@@ -168,7 +168,7 @@ viz.value_slider(draw_snr, snrs, description="SNR (dB)", value=0.0);
 # method would be hurt by unseen *noise*.
 
 # %%
-names = list_examples() if not FAST else ["matched-1", "mismatched-1"]  # utterances of the live table
+names = ul.size(fast=["matched-1", "mismatched-1"], full=list_examples())  # utterances of the live table
 for name in names:
     line = []
     for sys_ in systems:
@@ -184,7 +184,7 @@ for name in names:
 # utterances the intervals are wide: that is the honest message, not a defect.
 
 # %%
-noises = ["babble", "white"] if not FAST else ["babble"]  # noise types
+noises = ul.size(fast=["babble"], full=["babble", "white"])  # noise types
 table_systems = ["input", "wiener", "tiny-ao", "tiny-av"]
 labels = {"input": "Input", "wiener": "Wiener (min. statistics)", "tiny-ao": "UDiffSE+",
           "tiny-av": "AV-UDiffSE+"}

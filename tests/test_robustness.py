@@ -1,5 +1,6 @@
 """Bad input is refused up front with a message that says what to fix; nothing non-finite comes out."""
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -113,3 +114,75 @@ def test_sampler_config_refuses_unknown_predictor():
     assert (ref.schedule, ref.weight, ref.predictor, ref.reference_dt, ref.corrector_step, ref.tweedie_mu) == \
         ("reference", 1.5, "euler-maruyama", True, "reference", False)
     assert math.isclose(SamplerConfig().weight, 1.0)
+
+
+# ------------------------------------------------------------------ the command line
+def _wav(path, n=16000):
+    import soundfile as sf
+
+    sf.write(str(path), y(n), 16000, subtype="PCM_16")
+    return path
+
+
+def _cli(*argv):
+    from udiffse_lite.cli import main
+
+    try:
+        return main(list(argv))
+    except SystemExit as e:  # argparse / our one-line errors
+        return e.code
+
+
+@pytest.mark.parametrize("case, msg", [
+    ("out_dir", "is a directory"), ("out_mp3", "*.wav"), ("out_missing_folder", "does not exist"),
+    ("device_bogus", "not a device"), ("device_cuda", "CUDA"), ("lips_empty", "empty .npz"),
+    ("lips_corrupt", "cannot read"), ("lips_shape", "88, 88"), ("features_npz", ".npy"),
+    ("truncated", "truncated WAV")])
+def test_cli_refuses_bad_arguments_before_any_work(tmp_path, capsys, case, msg):
+    import torch
+
+    if case == "device_cuda" and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    inp = _wav(tmp_path / "noisy.wav")
+    out = tmp_path / "enhanced.wav"
+    extra = []
+    if case == "out_dir":
+        out = tmp_path
+    elif case == "out_mp3":
+        out = tmp_path / "x.mp3"
+    elif case == "out_missing_folder":
+        out = tmp_path / "nope" / "x.wav"
+    elif case == "device_bogus":
+        extra = ["--device", "bogus"]
+    elif case == "device_cuda":
+        extra = ["--device", "cuda"]
+    elif case == "lips_empty":
+        np.savez(tmp_path / "l.npz")
+        extra = ["--lips", str(tmp_path / "l.npz")]
+    elif case == "lips_corrupt":
+        (tmp_path / "l.npz").write_bytes(b"PK\x03\x04garbage")
+        extra = ["--lips", str(tmp_path / "l.npz")]
+    elif case == "lips_shape":
+        np.savez(tmp_path / "l.npz", frames=np.zeros((25, 64, 64), np.uint8))
+        extra = ["--lips", str(tmp_path / "l.npz")]
+    elif case == "features_npz":
+        np.savez(tmp_path / "f.npz", x=np.zeros((25, 64), np.float32))
+        extra = ["--features", str(tmp_path / "f.npz")]
+    elif case == "truncated":
+        b = inp.read_bytes()
+        inp.write_bytes(b[: len(b) // 2])
+    rc = _cli("enhance", str(inp), "--out", str(out), "--steps", "2", "--samples", "1", *extra)
+    err = capsys.readouterr().err + str(rc)
+    assert rc not in (0, None) and msg in err
+    assert not list(tmp_path.glob(".*.tmp"))  # no half-written output left behind
+    if case != "out_dir":
+        assert not Path(out).exists()
+
+
+def test_cli_nan_features_exit_nonzero_without_writing(tmp_path, capsys):
+    inp = _wav(tmp_path / "noisy.wav", 32000)
+    np.save(tmp_path / "f.npy", np.full((50, 64), np.nan, np.float32))
+    out = tmp_path / "enhanced.wav"
+    rc = _cli("enhance", str(inp), "--out", str(out), "--features", str(tmp_path / "f.npy"), "--steps", "2",
+              "--samples", "1")
+    assert rc == 2 and "NaN" in capsys.readouterr().err and not out.exists()

@@ -51,6 +51,10 @@ def load_audio(path, sr: int | None = SR, mono: bool = True) -> tuple[np.ndarray
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"audio file {path} does not exist")
+    missing = _wav_missing_bytes(path)
+    if missing:
+        raise ValueError(f"{path} is a truncated WAV: its header announces {missing} more bytes of audio "
+                         "than the file holds (an interrupted copy or download); get the complete file")
     try:
         y, file_sr = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as e:
@@ -67,6 +71,31 @@ def load_audio(path, sr: int | None = SR, mono: bool = True) -> tuple[np.ndarray
         y = resample(y, file_sr, sr)
         file_sr = sr
     return y.astype(np.float32), int(file_sr)
+
+
+def _wav_missing_bytes(path: Path) -> int:
+    """For a RIFF/WAVE file, how many bytes of its ``data`` chunk are missing (0 if complete or not
+    a WAV). libsndfile silently shortens such files to what is there."""
+    import struct
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return 0
+            size = path.stat().st_size
+            pos = 12
+            while pos + 8 <= size:
+                f.seek(pos)
+                cid, clen = struct.unpack("<4sI", f.read(8))
+                if cid == b"data":
+                    if clen == 0xFFFFFFFF:  # streaming writers leave the size open
+                        return 0
+                    return max(0, clen - (size - pos - 8))
+                pos += 8 + clen + (clen & 1)
+    except OSError:
+        return 0
+    return 0
 
 
 def save_audio(path, y, sr: int = SR, overwrite_ok: bool = True) -> Path:

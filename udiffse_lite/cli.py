@@ -26,6 +26,24 @@ def _load_prior(checkpoint: str | None, want_video: bool):
     return ScorePrior.from_checkpoint(checkpoint)
 
 
+def _load_array(p: Path, what: str, key: str | None = None) -> np.ndarray:
+    """A numpy array from .npy or .npz (``key``, else its only array), or a one-line error."""
+    try:
+        if p.suffix == ".npz":
+            with np.load(p, allow_pickle=False) as z:
+                keys = list(z.keys())
+                if not keys:
+                    raise SystemExit(f"error: {what} {p} is an empty .npz (no arrays)")
+                k = key if key in keys else keys[0]
+                return np.asarray(z[k])
+        return np.asarray(np.load(p, allow_pickle=False))
+    except SystemExit:
+        raise
+    except Exception as e:  # truncated, not numpy, pickled objects
+        raise SystemExit(f"error: cannot read {what} {p} ({type(e).__name__}: {e}); "
+                         "re-export it with numpy.save / numpy.savez") from e
+
+
 def _read_video(lips: str | None, features: str | None):
     if lips and features:
         raise SystemExit("error: give either --lips or --features, not both")
@@ -33,19 +51,58 @@ def _read_video(lips: str | None, features: str | None):
         p = Path(lips)
         if not p.exists():
             raise SystemExit(f"error: lip video {p} does not exist")
-        if p.suffix == ".npz":
-            z = np.load(p)
-            key = "frames" if "frames" in z else list(z.keys())[0]
-            return z[key]
-        if p.suffix == ".npy":
-            return np.load(p)
-        raise SystemExit(f"error: --lips expects a .npz/.npy of (T, 88, 88) frames at 25 fps, got {p.name}")
+        if p.suffix not in (".npz", ".npy"):
+            raise SystemExit(f"error: --lips expects a .npz/.npy of (T, 88, 88) frames at 25 fps, got {p.name}")
+        v = _load_array(p, "lip video", "frames")
+        if v.ndim != 3 or v.shape[1:] != (88, 88):
+            raise SystemExit(f"error: --lips {p.name} holds an array of shape {v.shape}; the lip encoder needs "
+                             "(T, 88, 88) mouth crops at 25 fps (for features (T, p) use --features)")
+        return v
     if features:
         p = Path(features)
         if not p.exists():
             raise SystemExit(f"error: feature file {p} does not exist")
-        return np.load(p)
+        if p.suffix != ".npy":
+            raise SystemExit(f"error: --features expects a .npy of shape (T, p) at 25 fps, got {p.name}")
+        v = _load_array(p, "feature file")
+        if v.ndim != 2:
+            raise SystemExit(f"error: --features {p.name} has shape {v.shape}; expected (T, p) at 25 fps")
+        return v
     return None
+
+
+def _check_out(out: Path, inp: Path, overwrite: bool) -> None:
+    """The output path is a writable .wav file that is not the input (checked before any work)."""
+    import os
+
+    if out.exists() and out.is_dir():
+        raise SystemExit(f"error: --out {out} is a directory; give a file name such as {out / 'enhanced.wav'}")
+    if out.suffix.lower() != ".wav":
+        raise SystemExit(f"error: --out {out.name}: the output is written as WAV; name it *.wav")
+    if inp.exists() and out.resolve() == inp.resolve():
+        raise SystemExit("error: --out is the input file; choose another path (the input is never overwritten)")
+    if out.exists() and not overwrite:
+        raise SystemExit(f"error: {out} exists; pass --overwrite to replace it")
+    parent = out.resolve().parent
+    if not parent.exists():
+        raise SystemExit(f"error: the folder of --out ({parent}) does not exist; create it first")
+    if not os.access(parent, os.W_OK):
+        raise SystemExit(f"error: cannot write into {parent} (permission denied); choose another --out")
+
+
+def _check_device(device: str | None) -> None:
+    import torch
+
+    if device is None:
+        return
+    try:
+        dev = torch.device(device)
+    except RuntimeError as e:
+        raise SystemExit(f"error: --device {device!r} is not a device name; use cpu or cuda") from e
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("error: --device cuda but this machine has no usable CUDA GPU; use --device cpu")
+    if dev.type not in ("cpu", "cuda"):
+        raise SystemExit(f"error: --device {device!r}: only cpu and cuda are supported")
 
 
 # ------------------------------------------------------------------ enhance
@@ -56,20 +113,22 @@ def cmd_enhance(args) -> int:
     inp, out = Path(args.input), Path(args.out)
     if not inp.exists():
         raise SystemExit(f"error: input {inp} does not exist")
-    if out.resolve() == inp.resolve():
-        raise SystemExit("error: --out is the input file; choose another path (the input is never overwritten)")
-    if out.exists() and not args.overwrite:
-        raise SystemExit(f"error: {out} exists; pass --overwrite to replace it")
+    _check_out(out, inp, args.overwrite)
+    _check_device(args.device)
     y, sr = load_audio(inp, sr=None)
     video = _read_video(args.lips, args.features)
-    prior = _load_prior(args.checkpoint, video is not None)
+    try:
+        prior = _load_prior(args.checkpoint, video is not None)
+    except (KeyError, TypeError) as e:  # a checkpoint with missing or unknown fields
+        raise SystemExit(f"error: checkpoint {args.checkpoint} is not a complete udiffse_lite prior "
+                         f"({type(e).__name__}: {e}); re-export it with ScorePrior.save") from e
     if args.device:
         prior = prior.to(args.device)
     if video is not None and not prior.conditional:
         raise SystemExit("error: this checkpoint is audio-only; drop --lips/--features or use tiny-av")
     t0 = time.perf_counter()
     s_hat = enhance(y, sr, prior=prior, method=args.method, video=video, n_steps=args.steps,
-                    n_samples=args.samples, seed=args.seed, schedule=args.schedule,
+                    n_samples=args.samples, seed=args.seed, schedule=args.schedule, preset=args.preset,
                     em_iters=args.em_iters, progress=True)
     save_audio(out, s_hat, sr)
     dur = len(y) / sr
@@ -87,9 +146,11 @@ def _add_enhance(sub):
     p.add_argument("--features", help="precomputed visual features (.npy, (T, p)) at 25 fps")
     p.add_argument("--method", default="udiffse+", choices=["udiffse+", "udiffse"])
     p.add_argument("--checkpoint", help="prior checkpoint path or name (default tiny-ao / tiny-av)")
-    p.add_argument("--schedule", default="posterior-score", choices=["posterior-score", "reference"])
-    p.add_argument("--steps", type=int, default=30, help="reverse steps N")
-    p.add_argument("--samples", type=int, default=4, help="parallel chains b")
+    p.add_argument("--schedule", default=None, choices=["posterior-score", "reference"],
+                   help="likelihood schedule (default: the preset's)")
+    p.add_argument("--preset", default="default", help="named settings: default, reference, fast")
+    p.add_argument("--steps", type=int, default=None, help="reverse steps N (default: the preset's, 30)")
+    p.add_argument("--samples", type=int, default=None, help="parallel chains b (default: the preset's, 4)")
     p.add_argument("--em-iters", type=int, default=5, help="EM iterations (udiffse only)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", help="cpu or cuda (default: where the checkpoint loads)")
@@ -101,7 +162,13 @@ def _add_enhance(sub):
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
-    run_demo(Path(args.out), n_steps=args.steps, n_samples=args.samples, seed=args.seed)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise SystemExit(f"error: --out {out} is a file; give a folder")
+    if out.is_dir() and any(out.iterdir()) and not args.overwrite:
+        raise SystemExit(f"error: {out} already holds files (an earlier demo?); pass --overwrite to replace "
+                         "them or choose another --out")
+    run_demo(out, n_steps=args.steps, n_samples=args.samples, seed=args.seed)
     return 0
 
 
@@ -111,6 +178,7 @@ def _add_demo(sub):
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--samples", type=int, default=2, help="parallel chains (2 keeps the demo under 2 min)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--overwrite", action="store_true", help="replace the files of an earlier demo in --out")
     p.set_defaults(func=cmd_demo)
 
 
@@ -148,7 +216,8 @@ def main(argv=None) -> int:
     try:
         rc = args.func(args)  # some commands return their results (e.g. train's metadata)
         return rc if isinstance(rc, int) else 0
-    except (ValueError, FileNotFoundError) as e:  # bad input: one clear line, no traceback
+    except (ValueError, FileNotFoundError, FileExistsError, FloatingPointError, PermissionError,
+            IsADirectoryError) as e:  # bad input: one clear line, no traceback
         print(f"error: {e}", file=sys.stderr)
         return 2
 

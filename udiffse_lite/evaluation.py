@@ -72,9 +72,10 @@ def _run(system: System, m: dict, priors: dict, n_steps: int, n_samples: int, em
     if system.kind == "wiener":
         return wiener_minstats(m["x"])
     video = m["lips"] if system.av else None
+    # the [reference] rows are the reference code's algorithm, every choice of it (SamplerConfig.reference)
+    kw = dict(preset="reference") if system.schedule == "reference" else dict(schedule=system.schedule)
     return enhance(m["x"], 16000, prior=priors[system.prior], method=system.kind, video=video,
-                   n_steps=n_steps, n_samples=n_samples, em_iters=em_iters, seed=seed,
-                   schedule=system.schedule)
+                   n_steps=n_steps, n_samples=n_samples, em_iters=em_iters, seed=seed, **kw)
 
 
 def _lips(m: dict):

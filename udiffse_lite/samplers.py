@@ -517,11 +517,19 @@ def _enhance_chunk(prior, y: np.ndarray, video, method, cfg, em_iters, nmf_rank,
     return out
 
 
-def enhance(y, sr: int, *, prior, method: str = "udiffse+", video=None, n_steps: int = 30,
-            n_samples: int = 4, em_iters: int = 5, nmf_rank: int = 4, lam: float | None = None,
-            schedule: str = "posterior-score", seed: int | None = 0, chunk_seconds: float = 20.0,
+# Named settings of enhance(preset=...): sampler fields, plus n_steps / n_samples / precision.
+PRESETS: dict[str, dict] = {
+    "default": {},
+    # every choice of the reference code (SamplerConfig.reference), at the caller's steps and chains
+    "reference": {k: v for k, v in vars(SamplerConfig.reference()).items() if k not in ("n_steps", "n_samples")},
+}
+
+
+def enhance(y, sr: int, *, prior, method: str = "udiffse+", video=None, n_steps: int | None = None,
+            n_samples: int | None = None, em_iters: int = 5, nmf_rank: int = 4, lam: float | None = None,
+            schedule: str | None = None, seed: int | None = 0, chunk_seconds: float = 20.0,
             overlap_seconds: float = 1.0, callback=None, progress: bool = False,
-            guidance: float | None = None, precision: str | None = None,
+            guidance: float | None = None, precision: str | None = None, preset: str = "default",
             **sampler_options) -> np.ndarray:
     """Enhance a noisy waveform with UDiffSE or UDiffSE+.
 
@@ -537,6 +545,9 @@ def enhance(y, sr: int, *, prior, method: str = "udiffse+", video=None, n_steps:
         sampler_options: further :class:`SamplerConfig` fields (``reference_dt`` ...).
         guidance: classifier-free guidance weight for AV priors with video (None: plain).
         precision: ``"fp32"``, ``"bf16"`` or ``"auto"`` for the network (None keeps the prior's).
+        preset: named settings (:data:`PRESETS`): ``"default"`` (30 steps, 4 chains),
+            ``"reference"`` (the reference code's choices), ``"fast"`` (real time on a 2-core
+            CPU); arguments given explicitly win over the preset.
 
     Returns:
         (L,) float32 numpy array at ``sr``, the same length as ``y``.
@@ -566,8 +577,16 @@ def enhance(y, sr: int, *, prior, method: str = "udiffse+", video=None, n_steps:
         raise ValueError(f"em_iters must be a positive integer, got {em_iters!r}")
     if not isinstance(nmf_rank, (int, np.integer)) or nmf_rank < 1:
         raise ValueError(f"nmf_rank must be a positive integer, got {nmf_rank!r}")
-    cfg = SamplerConfig(n_steps=n_steps, n_samples=n_samples, lam=lam, schedule=schedule, guidance=guidance,
-                        **sampler_options)
+    if preset not in PRESETS:
+        raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
+    pre = dict(PRESETS[preset])
+    n_steps = n_steps if n_steps is not None else pre.pop("n_steps", 30)
+    n_samples = n_samples if n_samples is not None else pre.pop("n_samples", 4)
+    pre.pop("n_steps", None), pre.pop("n_samples", None)
+    precision = precision if precision is not None else pre.pop("precision", None)
+    pre.pop("precision", None)
+    given = {k: v for k, v in dict(lam=lam, schedule=schedule, guidance=guidance).items() if v is not None}
+    cfg = SamplerConfig(n_steps=n_steps, n_samples=n_samples, **{**pre, **given, **sampler_options})
     if video is not None and getattr(prior, "conditional", None) is False:
         raise ValueError("video was given but this prior is audio-only; load an audio-visual prior "
                          "(load_pretrained('tiny-av')) or pass video=None")

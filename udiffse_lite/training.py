@@ -380,8 +380,8 @@ class Trainer:
             video = torch.stack([torch.as_tensor(np.asarray(it["video"]), dtype=torch.float32) for it in items])
         return audio, video
 
-    def make_batch(self, audio: torch.Tensor, video: torch.Tensor | None, g: torch.Generator
-                   ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def make_batch(self, audio: torch.Tensor, video: torch.Tensor | None, g: torch.Generator,
+                   augment: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Waveforms (B, L) -> random crops of ``crop_frames`` compressed frames, with their video.
 
         The crop starts at an STFT frame ``5 k`` (a multiple of 640 samples = one 25 fps
@@ -392,7 +392,7 @@ class Trainer:
         Returns:
             S: (B, 256, crop_frames) complex64 on the training device; v: (B, T_v, p) or None.
         """
-        if self.cfg.speed_perturb > 0:
+        if augment and self.cfg.speed_perturb > 0:
             audio, video = speed_perturb(audio, video, self.cfg.speed_perturb, g)
         S = to_spec(audio.to(self.device))  # (B, 256, T_full)
         T_full, n = S.shape[-1], self.cfg.crop_frames
@@ -455,7 +455,7 @@ class Trainer:
         for i in range(0, n, B):
             g = step_generator(self.cfg.seed, i, 10_000 + self.rank, device=self.device)
             audio, video = self._load([(j, 0) for j in range(i, min(i + B, n))], ds)
-            S, v = self.make_batch(audio, video, g)
+            S, v = self.make_batch(audio, video, g, augment=False)  # the real voices, comparable across runs
             losses.append(float(dsm_loss(net, self.sde, S, v, g)))
         return float(np.mean(losses)) if losses else float("nan")
 
