@@ -35,7 +35,8 @@ install: venv
 
 system-deps:
 	@if command -v espeak-ng >/dev/null && command -v flite >/dev/null && command -v festival >/dev/null \
-		&& command -v mbrola >/dev/null && [ -d /usr/share/mbrola/us1 ]; then \
+		&& command -v mbrola >/dev/null && [ -d /usr/share/mbrola/us1 ] \
+		&& [ -f /usr/share/javascript/mathjax/MathJax.js ]; then \
 		echo "speech engines already installed"; else bash scripts/install_system_deps.sh; fi
 
 demo: install
@@ -48,8 +49,8 @@ notebooks: install
 	UDIFFSE_FAST=1 $(PY) scripts/nbcheck.py check
 	UDIFFSE_FAST=1 $(PY) scripts/nbcheck.py test
 
-book: install
-	UDIFFSE_FAST=1 $(PY) scripts/nbcheck.py book
+book: install system-deps
+	$(PY) scripts/nbcheck.py book
 
 test: unit notebooks book
 

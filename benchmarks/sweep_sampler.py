@@ -33,6 +33,7 @@ KNOBS = {
     "nmf_rank": [2, 4, 8],
     "start": ["mixture", "scaled"],
     "predictor": ["ancestral", "euler-maruyama"],
+    "output": ["mean", "wiener"],
 }
 
 

@@ -110,7 +110,8 @@ vs = (0.02 * torch.exp(torch.randn(F, 1, generator=g))).expand(F, T)  # (F, T) s
 X_gauss = complex_randn((F, T), g) * (2 * vs.mean()).sqrt()            # (F, T) a 0 dB "mixture"
 gauss = ul.GaussianPrior(vs)
 mine = my_udiffse_plus(gauss, X_gauss, generator=torch.Generator().manual_seed(0))
-lib = udiffse_plus(gauss, X_gauss, generator=torch.Generator().manual_seed(0))
+lib = udiffse_plus(gauss, X_gauss, cfg=SamplerConfig(predictor="euler-maruyama"),
+                   generator=torch.Generator().manual_seed(0))
 torch.testing.assert_close(mine, lib)
 print("my_udiffse_plus == ul.samplers.udiffse_plus:", tuple(lib.shape))
 

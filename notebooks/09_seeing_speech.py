@@ -17,7 +17,7 @@
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/udiffse-lite/udiffse_lite/blob/main/notebooks/09_seeing_speech.ipynb)
 #
 # **Goal:** understand what a mouth video tells about speech, how a frozen lip reader turns it
-# into features, and how a cross-attention block lets the speech prior look at them.
+# into features, and how a cross-attention or a FiLM block lets the speech prior look at them.
 #
 # ## What you will learn
 #
@@ -26,7 +26,8 @@
 # - phones → visemes: what the lips can and cannot distinguish;
 # - the lip encoder, a small lip reader trained on the corpus and then frozen, and its features;
 # - the "light" cross-attention block of AV-UDiffSE, built in front of you and checked against
-#   the library's, and what its attention weights look at in the trained `tiny-av` prior.
+#   the library's, and what its attention weights looked at in a trained prior (nothing useful);
+# - FiLM, the time-aligned alternative that the shipped `tiny-av` uses, and why it learns to look.
 
 # %% [markdown]
 # ## Setup
@@ -54,7 +55,7 @@ from udiffse_lite import spectral, viz
 from udiffse_lite.data import lips
 from udiffse_lite.examples import ASSETS, list_examples, load_example
 from udiffse_lite.exercises import ch09
-from udiffse_lite.unet import CrossAttentionBlock
+from udiffse_lite.unet import CrossAttentionBlock, FiLMBlock
 
 SIZE = ul.SIZE  # "fast" (CI, seconds), "book" (the rendered book, 2 CPU cores) or "full" (default)
 torch.manual_seed(0)
@@ -156,8 +157,8 @@ plt.show()
 # self-supervised model of about 100 M parameters): far too big for this course. The stand-in, `ul.visual.LipEncoder`, is a 3-D
 # convolution over lip motion, a small 2-D residual trunk and two temporal convolutions (about
 # 0.4 s of context), giving `p = 64` features per frame. It was trained on the teaching corpus to
-# classify the viseme of each frame, then **frozen**: the `tiny-av` prior was trained on its
-# features and carries it inside its checkpoint.
+# classify the viseme of each frame, then **frozen**: the audio-visual priors were trained on its
+# features and carry it inside their checkpoints.
 
 # %%
 av_prior = ul.load_pretrained("tiny-av")
@@ -241,11 +242,12 @@ print("my_cross_attention == ul.unet.CrossAttentionBlock:", tuple(mine.shape), "
 #
 # ## 6. What do the attention weights look at?
 #
-# Run the trained `tiny-av` network on a diffused version of the clean speech of our example
-# together with its lip features, and capture the input of two cross-attention blocks: the first
-# (full resolution) and the one at the bottom of the U-Net. Exercise 3 turns a block's input
-# into attention weights averaged over channels: for each audio frame, a distribution over the
-# video frames.
+# The first audio-visual prior of this course, `tiny-av-xattn`, used exactly these blocks (warm-
+# started from the audio-only prior, 477 more steps on a CPU). Run it on a diffused version of the
+# clean speech of our example together with its lip features, and capture the input of two
+# cross-attention blocks: the first (full resolution) and the one at the bottom of the U-Net.
+# Exercise 3 turns a block's input into attention weights averaged over channels: for each audio
+# frame, a distribution over the video frames.
 
 # %%
 seconds = ul.size(fast=1.6, book=2.5, full=None)  # crop (None: the whole utterance)
@@ -254,13 +256,14 @@ S = spectral.to_spec(torch.from_numpy(ex.speech[:L]))[None]  # (1, 256, T) compr
 S, _ = spectral.normalise(S)
 t_diff = 0.5
 S_t, _ = av_prior.sde.perturb(S, torch.tensor([t_diff]), torch.Generator().manual_seed(0))
+xattn_prior = ul.load_pretrained("tiny-av-xattn")
 captured = {}
-net = av_prior.net
+net = xattn_prior.net
 mid = len(net.cond) // 2
 hooks = [net.cond[j].register_forward_pre_hook(lambda m, args, j=j: captured.__setitem__(j, args))
          for j in (0, mid)]
 with torch.no_grad():
-    av_prior.score(S_t, t_diff, video=torch.from_numpy(ex.lips[: spectral.expected_video_frames(L)]))
+    xattn_prior.score(S_t, t_diff, video=torch.from_numpy(ex.lips[: spectral.expected_video_frames(L)]))
     maps = {j: ch09.attention_map(net.cond[j], *captured[j])[0] for j in (0, mid)}  # (T_l, T_v) each
 for hk in hooks:
     hk.remove()
@@ -283,10 +286,68 @@ plt.show()
 
 # %% [markdown]
 # *Question:* is there a diagonal (audio frames attending to the video frames of the same
-# moment), or does every audio frame look at the same few video frames? With a small prior
-# trained briefly on synthetic voices, do not expect a clean diagonal: attention with no
-# positional information can only align by *content* (e.g. "open mouth" frames with "loud vowel"
-# columns). Whether the video helped at all is measured, not assumed, in chapter 10.
+# moment), or does every audio frame look at the same few video frames?
+#
+# There is no diagonal, and there could hardly be one: nothing in the block says *when* a video
+# frame was shot. Keys and values carry the lip shape only, so attention can align by content at
+# best ("open mouth" frames with "loud vowel" columns), and a frame in the pauses looks just like
+# another. Measured on held-out mixtures, `tiny-av-xattn` enhanced as well with *another
+# utterance's* lips as with the true ones (+1.56 against +1.55 dB SI-SDR): it did not look.
+#
+# ## 7. FiLM: telling the network which frames go together
+#
+# The audio and the video share a clock: video frame $k$ shows $[k/25, (k+1)/25)$ s, the STFT
+# frames $5k \dots 5k+4$ of the same interval. **Feature-wise linear modulation** (FiLM) uses that:
+# each STFT frame takes the features $v_{k(t)}$ of its own video frame, and a linear map turns them
+# into a per-channel scale and shift of the feature map at that frame,
+#
+# $$ h_{c,f,t} \leftarrow h_{c,f,t}\,\big(1 + \gamma_c(v_{k(t)})\big) + \beta_c(v_{k(t)}), \qquad
+#    (\gamma, \beta) = W v + b, $$
+#
+# at every level of the U-Net (the features are averaged over the frames a coarser level merges).
+# $W$ and $b$ start at zero, so a FiLM prior warm-started from an audio-only one starts as that
+# prior, and the gradient reaches $W$ from the first step (unlike the cross-attention's zero
+# GroupNorm gain, which blocks it). Built in front of you and checked against the library:
+
+# %%
+def my_film(h, v_frames, W, b):
+    """h: (B, C, F_l, T) features, v_frames: (B, T_full, p) video features on the STFT clock."""
+    B, C, Fl, T = h.shape
+    factor = v_frames.shape[1] // T                                   # frames a coarser level merges
+    v = v_frames.reshape(B, T, factor, -1).mean(2)                    # (B, T, p)
+    gamma, beta = (v @ W.T + b).chunk(2, dim=-1)                      # (B, T, C) each
+    return h * (1 + gamma.transpose(1, 2)[:, :, None]) + beta.transpose(1, 2)[:, :, None]
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+B, C, Fl, T, p = 2, 8, 32, 50, 64
+film = FiLMBlock(C, p)
+with torch.no_grad():
+    film.proj.weight.normal_(std=0.1)                                 # trained-looking weights
+    h, v_full = torch.randn(B, C, Fl, T), torch.randn(B, 2 * T, p)     # a level at half the STFT rate
+    torch.testing.assert_close(my_film(h, v_full, film.proj.weight, film.proj.bias), film(h, v_full))
+print("my_film == ul.unet.FiLMBlock:", tuple(h.shape))
+
+# %% [markdown]
+# The shipped `tiny-av` is this prior: FiLM at every level from the frozen lip encoder's features,
+# warm-started from the first audio-only prior and trained with 20 % of its training crops given
+# the *null* video (condition dropout), so that the same network also runs without video and
+# supports classifier-free guidance, $\mathrm{score} = s(\varnothing) + w\,(s(v) - s(\varnothing))$
+# (`ul.enhance(..., guidance=w)`). How much does each level listen to the lips? The size of
+# $\gamma$ and $\beta$ over our example:
+
+# %%
+v_feats = av_prior.features(torch.from_numpy(ex.lips[: spectral.expected_video_frames(L)]), 1)  # (1, T_v, p)
+v_stft = spectral.video_to_stft_frames(v_feats, S.shape[-1])                                # (1, T, p)
+rows = []
+for j, blk in enumerate(av_prior.net.cond):
+    with torch.no_grad():
+        g, bb = blk.proj(v_stft).chunk(2, dim=-1)
+    rows.append((j, g.abs().mean().item(), bb.abs().mean().item()))
+print("level | mean |gamma| | mean |beta|")
+for j, g, bb in rows:
+    print(f"{j:5d} | {g:12.3f} | {bb:11.3f}")
 
 # %% [markdown]
 # ## Exercises
@@ -311,8 +372,9 @@ for name in list_examples():
 # - looked at the rendered lip videos and measured how mouth opening follows the speech level;
 # - mapped phones to visemes and saw what lips cannot distinguish;
 # - met the frozen lip encoder and its 64 features per frame;
-# - built the light cross-attention block, matched the library's, and looked at what the trained
-#   `tiny-av` prior attends to.
+# - built the light cross-attention block, matched the library's, and saw that without knowing
+#   *when* a video frame was shot it learned nothing useful;
+# - built FiLM, the time-aligned conditioning of the shipped `tiny-av`.
 #
 # Next, [10 · AV-UDiffSE+ end to end](10_av_udiffse_plus.ipynb) puts the lips into the enhancement
 # and measures whether they help.

@@ -197,6 +197,11 @@ display(Markdown(f"**{len(names) * len(noises)} mixtures at 0 dB** "
                  f"({', '.join(names)}; {', '.join(noises)}), UDiffSE+ with {opts['n_steps']} steps, "
                  f"{opts['n_samples']} chains\n\n" + ch10.table_markdown(rows, {"SI-SDR (dB)": 1})))
 
+# %%
+gains = {sys_: np.mean(np.array(rows[labels[sys_]]["SI-SDR (dB)"]) - np.array(rows["Input"]["SI-SDR (dB)"]))
+         for sys_ in ("tiny-ao", "tiny-av")}
+print(f"mean SI-SDR gain over the input: tiny-ao {gains['tiny-ao']:+.1f} dB, tiny-av {gains['tiny-av']:+.1f} dB")
+
 # %% [markdown]
 # The audio-visual gain is best judged *paired*: the same mixtures with and without video.
 

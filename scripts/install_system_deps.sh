@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install the offline speech engines the teaching corpus is built from.
+# Install the offline speech engines the teaching corpus is built from (and the book's MathJax).
 #
 # Idempotent and non-interactive: safe to run twice, in CI or on a fresh
 # Debian/Ubuntu machine (as root, or with sudo available).
@@ -8,6 +8,7 @@
 #   flite              voices slt, rms, awb, kal16 (flite1-... voices are built in)
 #   festival + festvox diphone/HTS voices
 #   sox                handy for listening and format checks (optional)
+#   libjs-mathjax      MathJax served from the built book itself, so equations render offline
 #
 # Usage: bash scripts/install_system_deps.sh
 set -euo pipefail
@@ -47,7 +48,7 @@ fi
 
 $SUDO apt-get update -q
 
-REQUIRED="espeak-ng flite festival mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1"
+REQUIRED="espeak-ng flite festival mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 libjs-mathjax"
 OPTIONAL="festvox-kallpc16k festvox-rablpc16k festvox-us-slt-hts festvox-don festvox-ellpc11k sox"
 $SUDO apt-get install -y -q --no-install-recommends $REQUIRED
 for p in $OPTIONAL; do

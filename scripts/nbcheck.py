@@ -443,8 +443,51 @@ def book_claims(nb, name: str) -> list[str]:
     return []
 
 
+MATHJAX_SRC = Path("/usr/share/javascript/mathjax")  # Debian's libjs-mathjax (MathJax 2.7)
+# what the TeX-AMS_CHTML configuration loads: about 3 MB of the package's 54
+MATHJAX_PARTS = ["MathJax.js", "config/TeX-AMS_CHTML.js", "extensions", "jax/input/TeX", "jax/output/CommonHTML",
+                 "jax/element", "fonts/HTML-CSS/TeX/woff", "localization/en"]
+
+
+def install_mathjax() -> Path:
+    """Copy MathJax into ``book/_mathjax/mathjax`` (git-ignored; ``html_extra_path`` puts it at
+    the root of the build) so the book renders its equations with no network; ``_config.yml``
+    points Sphinx's ``mathjax_path`` there."""
+    dest = BOOK / "_mathjax" / "mathjax"
+    if not (MATHJAX_SRC / "MathJax.js").exists():
+        raise SystemExit("nbcheck: MathJax is not installed: `sudo apt-get install libjs-mathjax` "
+                         "(scripts/install_system_deps.sh does it); the book serves it itself so that "
+                         "its equations render offline")
+    if (dest / "MathJax.js").exists():
+        return dest
+    for part in MATHJAX_PARTS:
+        src, dst = MATHJAX_SRC / part, dest / part
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dst, symlinks=False, dirs_exist_ok=True)
+        else:
+            shutil.copy(src, dst)
+    return dest
+
+
+def remote_scripts(html_dir: Path) -> list[str]:
+    """``<script src=...>`` and stylesheet links in the built book that point off the page's own
+    files (http(s):// or protocol-relative): each would fail without a network."""
+    bad = []
+    for page in sorted(html_dir.rglob("*.html")):
+        text = page.read_text(errors="replace")
+        for m in re.finditer(r'<(?:script|link)\b[^>]*?(?:src|href)="((?:https?:)?//[^"]+)"', text):
+            tag = text[m.start():m.end()]
+            if "<link" in tag and "stylesheet" not in tag and "preload" not in tag:
+                continue  # plain hyperlinks of <link rel=...> kinds that load nothing
+            bad.append(f"{page.relative_to(html_dir)}: {m.group(1)}")
+    return bad
+
+
 def cmd_book(args) -> int:
     import nbformat
+
+    install_mathjax()
 
     size = args.size
     pys = {p.stem: p for p in sources()}
@@ -513,7 +556,10 @@ def cmd_book(args) -> int:
         print(f"nbcheck: chapters with failing cells: {failed}")
     for c in claims:
         print(f"nbcheck: CLAIM FAILS: {c}")
-    return rc or (1 if failed or claims else 0)
+    remote = remote_scripts(BOOK / "_build" / "html") if rc == 0 else []
+    for r in remote[:10]:
+        print(f"nbcheck: REMOTE RESOURCE (the book must work offline): {r}")
+    return rc or (1 if failed or claims or remote else 0)
 
 
 def main(argv=None) -> int:

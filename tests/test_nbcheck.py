@@ -80,3 +80,52 @@ def test_recorded_number_mismatch_fails(toy):
     exp["cells"][0]["outputs"][0]["text"] = "1.42 1\n"
     (toy / "expected" / "99_toy.json").write_text(json.dumps(exp))
     assert nbcheck.main(["test", "--no-save"]) != 0
+
+
+def test_every_notebook_reference_in_the_package_resolves():
+    """Docstrings end with ``Notebook: NN_topic.ipynb``: each must name a chapter that exists."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    refs = {}
+    for f in list((root / "udiffse_lite").rglob("*.py")) + list((root / "benchmarks").glob("*.py")):
+        for line in f.read_text().splitlines():
+            m = re.search(r"Notebook:\s*(.+)$", line)
+            if m:
+                for name in re.findall(r"(\d\d_[a-z0-9_]+)\.ipynb", m.group(1)):
+                    refs.setdefault(name, f.name)
+    assert refs, "no Notebook: references found"
+    missing = {n: where for n, where in refs.items() if not (root / "notebooks" / f"{n}.py").exists()}
+    assert not missing, f"docstrings name chapters that do not exist: {missing}"
+
+
+def test_book_checks_find_remote_scripts_and_false_claims(tmp_path):
+    """The book build fails on a page that loads a script from the network, and on a chapter 10
+    whose printed gains contradict its text."""
+    import importlib.util
+    from pathlib import Path
+
+    import nbformat
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("nbcheck", root / "scripts" / "nbcheck.py")
+    nbcheck = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(nbcheck)
+    (tmp_path / "a.html").write_text('<script src="https://cdn.example.org/mathjax.js"></script>'
+                                     '<script src="../mathjax/MathJax.js"></script><a href="https://x.org">x</a>')
+    assert nbcheck.remote_scripts(tmp_path) == ["a.html: https://cdn.example.org/mathjax.js"]
+
+    def chapter(text):
+        nb = nbformat.v4.new_notebook()
+        cell = nbformat.v4.new_code_cell("print(...)")
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
+        nb.cells = [cell]
+        return nb
+
+    name = "10_av_udiffse_plus"
+    assert nbcheck.book_claims(chapter("mean SI-SDR gain over the input: tiny-ao +3.1 dB, tiny-av +4.0 dB\n"),
+                               name) == []
+    assert "false" in nbcheck.book_claims(
+        chapter("mean SI-SDR gain over the input: tiny-ao -27.2 dB, tiny-av +1.0 dB\n"), name)[0]
+    assert "missing" in nbcheck.book_claims(chapter("nothing\n"), name)[0]

@@ -81,6 +81,8 @@ class SamplerConfig:
     reference_dt: bool = False  # True: constant dt = 1/N as in the reference code
     tweedie_mu: bool = True  # False: the reference code's Tweedie without /mu_t
     start: str = "mixture"  # "mixture": X + sigma_1 z (reference); "scaled": mu_1 X + sigma_1 z
+    output: str = "mean"  # "mean" of the chains (the papers) or "wiener": the mixture through the
+    # gain E|S|^2 / (E|S|^2 + V) built from the chains and the final NMF noise variance
     predictor: str = "ancestral"  # "ancestral" (stable at any step count) or "euler-maruyama" (reference)
     likelihood_step: str = "implicit"  # reference schedule: "implicit" (proximal, stable) or "explicit"
     guidance: float | None = None  # classifier-free guidance weight w for AV priors (None = 1: plain)
@@ -122,6 +124,8 @@ class SamplerConfig:
             raise ValueError(f"corrector_step must be 'paper' or 'reference', got {self.corrector_step!r}")
         if self.start not in ("mixture", "scaled"):
             raise ValueError(f"start must be 'mixture' or 'scaled', got {self.start!r}")
+        if self.output not in ("mean", "wiener"):
+            raise ValueError(f"output must be 'mean' or 'wiener', got {self.output!r}")
 
     @property
     def weight(self) -> float:
@@ -369,7 +373,7 @@ def udiffse(prior, X: torch.Tensor, *, cfg: SamplerConfig | None = None, video=N
                             pass_index=it)
         if it < em_iters - 1:
             nmf.update((X - S).abs().pow(2).mean(0))
-    est = S.mean(0)
+    est = _estimate(X, S, nmf, cfg)
     return (est, {"nmf": nmf, "samples": S}) if return_info else est
 
 
@@ -401,8 +405,23 @@ def udiffse_plus(prior, X: torch.Tensor, *, cfg: SamplerConfig | None = None, vi
     S = _start(prior, X, cfg, generator)
     S, _ = reverse_pass(prior, S, cfg=cfg, video=video, likelihood=likelihood, before_step=before_step,
                         generator=generator, callback=callback, noise_variance=lambda: nmf.V)
-    est = S.mean(0)
+    est = _estimate(X, S, nmf, cfg)
     return (est, {"nmf": nmf, "samples": S}) if return_info else est
+
+
+def _estimate(X: torch.Tensor, S: torch.Tensor, nmf: NMF, cfg: SamplerConfig) -> torch.Tensor:
+    """The final estimate from the chains ``S`` (B, F, T): their mean, or a Wiener filter of the
+    mixture whose speech power is the chains' ``mean |S|^2`` and whose noise power is the NMF
+    variance refitted on the chains' residual (the posterior-mean estimate of the VAE-NMF
+    methods; it keeps the mixture's phase and cannot add what the mixture lacks).
+
+    Notebook: 08_udiffse_plus.ipynb
+    """
+    if cfg.output == "mean":
+        return S.mean(0)
+    nmf.update((X - S).abs().pow(2).mean(0))
+    Ps = S.abs().pow(2).mean(0)  # (F, T)
+    return X * (Ps / (Ps + nmf.V))
 
 
 def _cpu_gen(generator: torch.Generator | None) -> torch.Generator | None:

@@ -299,7 +299,7 @@ class FiLMBlock(nn.Module):
     to STFT frames by :func:`udiffse_lite.spectral.video_to_stft_frames`, then
     average-pooled to this level's time resolution). Starts as the identity.
 
-    Notebook: 10_separation.ipynb
+    Notebook: 09_seeing_speech.ipynb
     """
 
     def __init__(self, ch: int, video_dim: int):

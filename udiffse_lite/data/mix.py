@@ -7,7 +7,7 @@ the noise power over the whole segment, and never clip: when the mixture would
 exceed full scale, speech, noise and mixture are scaled down together and the
 gain is recorded.
 
-Notebook: 10_noise_and_mixtures.ipynb
+Notebook: 06_nmf_noise_model.ipynb
 """
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def active_power(s: np.ndarray, sr: int = 16000, frame_s: float = 0.02,
     Returns:
         ``(power, active_fraction)``.
 
-    Notebook: 10_noise_and_mixtures.ipynb
+    Notebook: 06_nmf_noise_model.ipynb
     """
     s = _check(s, "speech")
     L = max(int(frame_s * sr), 1)
@@ -79,7 +79,7 @@ def mix(s: np.ndarray, n: np.ndarray, snr_db: float, rng: np.random.Generator | 
     Raises:
         ValueError: silent, empty, non-finite or multi-channel inputs.
 
-    Notebook: 10_noise_and_mixtures.ipynb
+    Notebook: 06_nmf_noise_model.ipynb
     """
     s = _check(s, "speech")
     n = _check(n, "noise")
@@ -111,7 +111,7 @@ def mix(s: np.ndarray, n: np.ndarray, snr_db: float, rng: np.random.Generator | 
 def snr_active(s: np.ndarray, n: np.ndarray) -> float:
     """The SNR (dB) as :func:`mix` defines it: active speech power over noise power.
 
-    Notebook: 10_noise_and_mixtures.ipynb
+    Notebook: 06_nmf_noise_model.ipynb
     """
     ps, _ = active_power(s)
     return float(10 * np.log10(ps / np.mean(_check(n, "noise") ** 2)))
@@ -139,7 +139,7 @@ def make_test_mixtures(corpus_dir: str, split: str = "test_matched", snrs="match
     Raises:
         ValueError: unknown SNR preset or noise type.
 
-    Notebook: 10_noise_and_mixtures.ipynb
+    Notebook: 06_nmf_noise_model.ipynb
     """
     import json
     import os

@@ -11,7 +11,7 @@ noises are not the training noises with another seed: e.g. mains hum is
 
 All generators return float32 at 16 kHz with unit RMS (mixing sets the level).
 
-Notebook: 10_noise_and_mixtures.ipynb
+Notebook: 06_nmf_noise_model.ipynb
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def _unit(y: np.ndarray) -> np.ndarray:
 def coloured(n: int, exponent: float, rng: np.random.Generator) -> np.ndarray:
     """Noise with power spectrum ``~ 1 / f**exponent`` (0 white, 1 pink, 2 brown).
 
-    Notebook: 10_noise_and_mixtures.ipynb
+    Notebook: 06_nmf_noise_model.ipynb
     """
     W = np.fft.rfft(rng.standard_normal(n))
     f = np.fft.rfftfreq(n, 1 / SR)
@@ -100,7 +100,7 @@ def babble(n: int, speech: list[np.ndarray], rng: np.random.Generator, n_talkers
     Returns:
         (n,) float32, unit RMS.
 
-    Notebook: 10_noise_and_mixtures.ipynb
+    Notebook: 06_nmf_noise_model.ipynb
     """
     if not speech:
         raise ValueError("babble needs at least one speech waveform")
@@ -132,7 +132,7 @@ def make_noise(kind: str, n: int, rng: np.random.Generator, split: str = "train"
     Raises:
         ValueError: unknown kind or split, or babble without speech.
 
-    Notebook: 10_noise_and_mixtures.ipynb
+    Notebook: 06_nmf_noise_model.ipynb
     """
     if split not in SPLITS:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
@@ -175,7 +175,7 @@ def load_noise_folder(root: str, layout: str = "auto") -> dict[str, list[str]]:
     Raises:
         FileNotFoundError: the folder is missing or holds no wav files.
 
-    Notebook: 10_noise_and_mixtures.ipynb
+    Notebook: 06_nmf_noise_model.ipynb
     """
     if not os.path.isdir(root):
         raise FileNotFoundError(f"noise folder {root!r} does not exist")
