@@ -10,14 +10,18 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
+# steps of the shipped tiny-ao / tiny-av runs (see their model cards)
+AO_STEPS ?= 5000
+AV_STEPS ?= 5000
 
 
-.PHONY: help venv install system-deps demo test unit notebooks book corpus lip-encoder priors table1 bench clean
+.PHONY: help venv install system-deps demo test unit notebooks book colab-check corpus lip-encoder priors table1 bench clean
 
 help:
 	@echo "make demo     enhance built-in noisy examples (installs what it needs)"
 	@echo "make test     unit tests + every chapter under nbval + the book (what CI runs)"
-	@echo "make book     build the Jupyter Book offline into book/_build/html"
+	@echo "make book     build the Jupyter Book offline into book/_build/html (chapters at book size)"
+	@echo "make colab-check  run chapters 00 and the last from the installed wheel, outside the repository"
 	@echo "make corpus   build the 'small' teaching corpus into data/corpus"
 	@echo "make priors   re-train and ship the teaching priors (needs the corpus)"
 	@echo "make table1   Table I in miniature (needs the corpus and the priors)"
@@ -52,24 +56,35 @@ notebooks: install
 book: install system-deps
 	$(PY) scripts/nbcheck.py book
 
-test: unit notebooks book
+colab-check: install
+	TORCH_SPEC="$(TORCH_SPEC)" bash scripts/colab_check.sh $(PYTHON)
+
+test: unit notebooks book colab-check
 
 corpus: install system-deps
 	$(PY) -m udiffse_lite corpus --preset small --out data/corpus
 
-# The shipped teaching priors, reproduced step for step (about 2 h on 2 CPU cores, minutes on a GPU).
+# The shipped teaching priors, reproduced step for step (about 3 h on 2 CPU cores, minutes on a GPU).
 # Every random choice of training step k depends only on (seed, k), so --steps 1000 reproduces the
-# point tiny-av was warm-started from.
+# point tiny-av-xattn was warm-started from. Stage 1 is the first shipped audio-only prior (fp32);
+# tiny-ao and tiny-av (FiLM) continue from it with bf16, speed perturbation and a cosine schedule.
+CORPUS ?= data/corpus
+RUNS ?= runs
 lip-encoder: corpus
-	$(PY) -m udiffse_lite lip-encoder train --corpus data/corpus --steps 1500 --seed 0
-	$(PY) -m udiffse_lite lip-encoder extract --corpus data/corpus --features data/corpus/features/lips
+	$(PY) -m udiffse_lite lip-encoder train --corpus $(CORPUS) --steps 1500 --seed 0
+	$(PY) -m udiffse_lite lip-encoder extract --corpus $(CORPUS) --features $(CORPUS)/features/lips
 
 priors: lip-encoder
-	OMP_NUM_THREADS=1 $(PY) -m udiffse_lite train --config tiny-ao --corpus data/corpus --out runs/tiny-ao --steps 1548
-	OMP_NUM_THREADS=1 $(PY) -m udiffse_lite train --config tiny-ao --corpus data/corpus --out runs/tiny-ao-1000 --steps 1000
-	OMP_NUM_THREADS=1 $(PY) -m udiffse_lite train --config tiny-av --corpus data/corpus \
-		--features data/corpus/features/lips --out runs/tiny-av --init-from runs/tiny-ao-1000/last.pt --steps 477
-	$(PY) scripts/ship_priors.py --run tiny-ao=runs/tiny-ao --run tiny-av=runs/tiny-av
+	OMP_NUM_THREADS=1 $(PY) -m udiffse_lite train --config tiny-ao-v1 --corpus $(CORPUS) --out $(RUNS)/tiny-ao-v1 --steps 1548
+	OMP_NUM_THREADS=1 $(PY) -m udiffse_lite train --config tiny-ao-v1 --corpus $(CORPUS) --out $(RUNS)/tiny-ao-v1-1000 --steps 1000
+	OMP_NUM_THREADS=1 $(PY) -m udiffse_lite train --config tiny-av-xattn --corpus $(CORPUS) \
+		--features $(CORPUS)/features/lips --out $(RUNS)/tiny-av-xattn --init-from $(RUNS)/tiny-ao-v1-1000/last.pt --steps 477
+	OMP_NUM_THREADS=1 $(PY) -m udiffse_lite train --config tiny-ao --corpus $(CORPUS) --out $(RUNS)/tiny-ao \
+		--init-from $(RUNS)/tiny-ao-v1/prior.pt --steps $(AO_STEPS)
+	OMP_NUM_THREADS=1 $(PY) -m udiffse_lite train --config tiny-av --corpus $(CORPUS) \
+		--features $(CORPUS)/features/lips --out $(RUNS)/tiny-av --init-from $(RUNS)/tiny-ao-v1/prior.pt --steps $(AV_STEPS)
+	$(PY) scripts/ship_priors.py --run tiny-ao=$(RUNS)/tiny-ao --run tiny-av=$(RUNS)/tiny-av \
+		--run tiny-av-xattn=$(RUNS)/tiny-av-xattn
 
 table1: install
 	$(PY) benchmarks/table1.py --size cpu

@@ -43,6 +43,8 @@ def main(argv=None):
     ap.add_argument("--prior", default="tiny-ao")
     ap.add_argument("--av-prior", default=None, help="also sweep guidance with this AV prior")
     ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--snrs", nargs="+", type=float, default=[-5, 0, 5])
+    ap.add_argument("--values", nargs="*", default=[], help="override a knob's values: knob=v1,v2")
     ap.add_argument("--per-condition", type=int, default=1)
     ap.add_argument("--knobs", nargs="*", default=None, help=f"subset of {sorted(KNOBS)} (+ 'reference', 'guidance')")
     ap.add_argument("--base", nargs="*", default=[], help="base settings as key=value (e.g. n_samples=2)")
@@ -52,8 +54,12 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    mixes = validation_mixtures(args.corpus, seconds=args.seconds, per_condition=args.per_condition)
-    base = dict(n_steps=30, n_samples=4, precision=args.precision)
+    mixes = validation_mixtures(args.corpus, snrs=tuple(args.snrs), seconds=args.seconds,
+                                per_condition=args.per_condition)
+    for kv in args.values:
+        k, vs = kv.split("=")
+        KNOBS[k] = [type(KNOBS[k][0])(v) for v in vs.split(",")] if k in KNOBS else vs.split(",")
+    base = dict(n_steps=30, n_samples=2, precision=args.precision)
     for kv in args.base:
         k, v = kv.split("=")
         base[k] = type(base.get(k, 1.0))(v) if k in base else (float(v) if v.replace(".", "").isdigit() else v)
@@ -65,7 +71,7 @@ def main(argv=None):
              f"- commit: `{_commit()}`; {platform.machine()} CPU, {torch.get_num_threads()} threads; "
              f"{datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC",
              f"- mixtures: {len(mixes)} (`valid` x {len({m['noise_type'] for m in mixes})} test-noise types x "
-             f"{{-5, 0, 5}} dB, {args.seconds} s each); base: {base}; prior `{args.prior}`\n",
+             f"{args.snrs} dB, {args.seconds} s each); base: {base}; prior `{args.prior}`\n",
              "| knob | value | SI-SDR gain (dB) | PESQ-WB gain | ESTOI gain | RTF |", "|---|---|---:|---:|---:|---:|"]
     print("\n".join(lines), flush=True)
     spread = {}

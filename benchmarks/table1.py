@@ -1,7 +1,7 @@
 """Table I in miniature, from one command: ``python benchmarks/table1.py``.
 
 Runs ``python -m udiffse_lite evaluate`` jobs side by side (one CPU thread each)
-and merges their tables into ``docs/table1.md``. The default ``--size cpu`` is
+and merges their tables into ``udiffse_lite/assets/table1.md``. The default ``--size cpu`` is
 what a 2-core CPU finishes in about half an hour; ``--size full`` is the complete
 grid of the issue (every system, both schedules, matched at -10..10 dB,
 mismatched at -5/5 dB, 4 chains) for a GPU.
@@ -42,7 +42,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--size", choices=sorted(JOBS), default="cpu")
     ap.add_argument("--corpus", default="data/corpus")
-    ap.add_argument("--out", default="docs/table1.md")
+    ap.add_argument("--out", default="udiffse_lite/assets/table1.md")
     ap.add_argument("--device", default=None, help="cpu or cuda (default: evaluate's)")
     ap.add_argument("--jobs", type=int, nargs="*", default=None, help="run only these jobs (0-based)")
     ap.add_argument("--merge-only", action="store_true", help="merge the parts already in docs/table1_parts")

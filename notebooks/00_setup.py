@@ -21,16 +21,25 @@
 # * how the `udiffse_lite` package is organised, one module per concept;
 # * how to load a built-in example (speech, lip video, text) and listen to it clean and noisy.
 
+# %% [markdown]
+# ## Setup
+#
+# On Colab this installs the course package and turns on Colab's widget manager (Colab's own torch
+# is kept as it is); locally, with the package installed (`pip install -e ".[dev]"`), it does
+# nothing. Uncomment the `%env` line for a quick pass (the *fast* size, see chapter 00).
+
 # %%
-# Setup: on Colab, install the course package from GitHub (Colab's own torch is kept as it is).
-# Locally (`pip install -e ".[dev]"` in the repository) there is nothing to do.
+# # %env UDIFFSE_SIZE=fast
+import os
 import sys
 
 if "google.colab" in sys.modules:
-    # %pip install -q "udiffse_lite @ git+https://github.com/udiffse-lite/udiffse_lite"
+    # the repository is named once, in pyproject.toml ([project.urls]); UDIFFSE_REPO overrides it
+    REPO = os.environ.get("UDIFFSE_REPO", "https://github.com/udiffse-lite/udiffse_lite")
+    # %pip install -q "udiffse_lite @ git+$REPO"
     from google.colab import output
 
-    output.enable_custom_widget_manager()  # ipywidgets sliders on Colab
+    output.enable_custom_widget_manager()
 
 # %%
 import platform

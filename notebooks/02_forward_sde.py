@@ -22,12 +22,22 @@
 # * how to simulate an SDE with Euler–Maruyama and compare with the closed form;
 # * what speech looks and sounds like as diffusion time $t$ goes from 0 to 1.
 
+# %% [markdown]
+# ## Setup
+#
+# On Colab this installs the course package and turns on Colab's widget manager (Colab's own torch
+# is kept as it is); locally, with the package installed (`pip install -e ".[dev]"`), it does
+# nothing. Uncomment the `%env` line for a quick pass (the *fast* size, see chapter 00).
+
 # %%
-# Setup: on Colab, install the course package from GitHub (Colab's own torch is kept as it is).
+# # %env UDIFFSE_SIZE=fast
+import os
 import sys
 
 if "google.colab" in sys.modules:
-    # %pip install -q "udiffse_lite @ git+https://github.com/udiffse-lite/udiffse_lite"
+    # the repository is named once, in pyproject.toml ([project.urls]); UDIFFSE_REPO overrides it
+    REPO = os.environ.get("UDIFFSE_REPO", "https://github.com/udiffse-lite/udiffse_lite")
+    # %pip install -q "udiffse_lite @ git+$REPO"
     from google.colab import output
 
     output.enable_custom_widget_manager()

@@ -22,12 +22,22 @@
 # * how to test a sampler: sample a Gaussian prior and check the variance you get back;
 # * what a small speech prior generates, step by step.
 
+# %% [markdown]
+# ## Setup
+#
+# On Colab this installs the course package and turns on Colab's widget manager (Colab's own torch
+# is kept as it is); locally, with the package installed (`pip install -e ".[dev]"`), it does
+# nothing. Uncomment the `%env` line for a quick pass (the *fast* size, see chapter 00).
+
 # %%
-# Setup: on Colab, install the course package from GitHub (Colab's own torch is kept as it is).
+# # %env UDIFFSE_SIZE=fast
+import os
 import sys
 
 if "google.colab" in sys.modules:
-    # %pip install -q "udiffse_lite @ git+https://github.com/udiffse-lite/udiffse_lite"
+    # the repository is named once, in pyproject.toml ([project.urls]); UDIFFSE_REPO overrides it
+    REPO = os.environ.get("UDIFFSE_REPO", "https://github.com/udiffse-lite/udiffse_lite")
+    # %pip install -q "udiffse_lite @ git+$REPO"
     from google.colab import output
 
     output.enable_custom_widget_manager()
@@ -151,9 +161,13 @@ for n in step_counts:
 # ### Few steps: when Euler–Maruyama overshoots
 #
 # Write the score through Tweedie's estimate (chapter 05), $\mathrm{score} = (\mu_t \hat S_0 - S)/\sigma_t^2$.
-# The Euler–Maruyama step then moves the noisy part of $S$ by $-ho\,(S - \mu_t\hat S_0)$ with
-# $ho = g(t)^2\,\Delta t / \sigma_t^2 pprox 7.6\,\Delta t$ for this SDE. Once $ho > 1$ the
-# step overshoots the target, once $ho > 2$ it *amplifies* the error: below about six steps
+# The Euler–Maruyama step then moves the noisy part of $S$ by $-
+ho\,(S - \mu_t\hat S_0)$ with
+# $
+ho = g(t)^2\,\Delta t / \sigma_t^2 pprox 7.6\,\Delta t$ for this SDE. Once $
+ho > 1$ the
+# step overshoots the target, once $
+ho > 2$ it *amplifies* the error: below about six steps
 # ($\Delta t > 0.26$) the sampler explodes, and an enhancer built on it outputs loud noise.
 #
 # The forward process itself offers a step that cannot overshoot. Both of its transitions are

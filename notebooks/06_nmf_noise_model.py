@@ -29,16 +29,22 @@
 # %% [markdown]
 # ## Setup
 #
-# On Colab this installs the package from GitHub (Colab's own torch is kept);
-# locally, with the repository installed, it does nothing.
+# On Colab this installs the course package and turns on Colab's widget manager (Colab's own torch
+# is kept as it is); locally, with the package installed (`pip install -e ".[dev]"`), it does
+# nothing. Uncomment the `%env` line for a quick pass (the *fast* size, see chapter 00).
 
 # %%
+# # %env UDIFFSE_SIZE=fast
+import os
 import sys
 
 if "google.colab" in sys.modules:
-    import subprocess
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "udiffse_lite @ git+https://github.com/udiffse-lite/udiffse_lite"], check=True)
+    # the repository is named once, in pyproject.toml ([project.urls]); UDIFFSE_REPO overrides it
+    REPO = os.environ.get("UDIFFSE_REPO", "https://github.com/udiffse-lite/udiffse_lite")
+    # %pip install -q "udiffse_lite @ git+$REPO"
+    from google.colab import output
+
+    output.enable_custom_widget_manager()
 
 # %%
 import matplotlib.pyplot as plt

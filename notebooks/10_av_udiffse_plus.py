@@ -30,16 +30,22 @@
 # %% [markdown]
 # ## Setup
 #
-# On Colab this installs the package from GitHub (Colab's own torch is kept);
-# locally, with the repository installed, it does nothing.
+# On Colab this installs the course package and turns on Colab's widget manager (Colab's own torch
+# is kept as it is); locally, with the package installed (`pip install -e ".[dev]"`), it does
+# nothing. Uncomment the `%env` line for a quick pass (the *fast* size, see chapter 00).
 
 # %%
+# # %env UDIFFSE_SIZE=fast
+import os
 import sys
 
 if "google.colab" in sys.modules:
-    import subprocess
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "udiffse_lite @ git+https://github.com/udiffse-lite/udiffse_lite"], check=True)
+    # the repository is named once, in pyproject.toml ([project.urls]); UDIFFSE_REPO overrides it
+    REPO = os.environ.get("UDIFFSE_REPO", "https://github.com/udiffse-lite/udiffse_lite")
+    # %pip install -q "udiffse_lite @ git+$REPO"
+    from google.colab import output
+
+    output.enable_custom_widget_manager()
 
 # %%
 import time
@@ -217,16 +223,12 @@ print(f"AV-UDiffSE+ minus UDiffSE+: {gain:+.2f} ± {half:.2f} dB SI-SDR over {le
 #
 # `benchmarks/table1.py` (also `python -m udiffse_lite evaluate`) runs every system, both
 # likelihood schedules and UDiffSE's EM variant on the teaching corpus' test mixtures at several
-# SNRs, and commits the markdown table with its provenance (commit, device, settings):
+# SNRs, and commits the markdown table with its provenance (commit, device, settings) to
+# `udiffse_lite/assets/table1.md`, which ships with the package:
 
 # %%
-candidates = [Path("../docs/table1.md"), Path("../book/table1.md"), Path("docs/table1.md")]
-committed = next((p for p in candidates if p.exists()), None)
-if committed is not None:
-    display(Markdown(committed.read_text()))
-else:
-    print("No committed table found next to this notebook (on Colab the repository is not cloned): see\n"
-          "https://github.com/udiffse-lite/udiffse_lite/blob/main/docs/table1.md, or run `make table1`.")
+committed = ul.examples.ASSETS.parent / "table1.md"  # shipped inside the package, so Colab has it too
+display(Markdown(committed.read_text()))
 
 # %% [markdown]
 # ## Exercises

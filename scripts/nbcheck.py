@@ -211,11 +211,33 @@ def cmd_check(args) -> int:
         for ipynb in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
             if not ipynb.with_suffix(".py").exists():
                 problems.append(f"{ipynb.name}: has no paired .py percent file (the source of truth)")
+        problems += url_problems()
     for p in problems:
         print("nbcheck:", p)
     print(f"nbcheck: checked {len(pys)} notebook pair(s): "
           + ("OK" if not problems else f"{len(problems)} problem(s)"))
     return 1 if problems else 0
+
+
+def repository_url() -> str:
+    """The repository URL from pyproject.toml ``[project.urls] Repository``: its one home."""
+    m = re.search(r'(?m)^Repository\s*=\s*"([^"]+)"', (ROOT / "pyproject.toml").read_text())
+    if not m:
+        raise SystemExit("nbcheck: pyproject.toml has no [project.urls] Repository")
+    return m.group(1).rstrip("/")
+
+
+def url_problems() -> list[str]:
+    """GitHub repository URLs in the chapters, the book config and the README that are not the
+    one of pyproject.toml (so that moving the repository is a one-line change plus ``sync``)."""
+    want = repository_url().split("github.com/")[-1]
+    probs = []
+    files = sorted(NOTEBOOKS.glob("*.py")) + [BOOK / "_config.yml", ROOT / "README.md"]
+    for f in files:
+        for m in re.finditer(r"(?:github\.com|colab\.research\.google\.com/github)/([\w.-]+/[\w.-]+)", f.read_text()):
+            if m.group(1) != want:
+                probs.append(f"{rel(f)}: {m.group(0)} is not the repository of pyproject.toml ({want})")
+    return probs
 
 
 def cmd_sync(args) -> int:

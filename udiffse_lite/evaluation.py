@@ -6,7 +6,7 @@ the audio-visual prior, for each likelihood schedule. Columns: parameters, EM
 iterations, RTF, SI-SDR, PESQ (wide- and narrow-band), ESTOI, each as
 mean +- 95 % interval over the mixtures of a condition (split x SNR).
 
-    python -m udiffse_lite evaluate --corpus data/corpus --out docs/table1.md
+    python -m udiffse_lite evaluate --corpus data/corpus --out udiffse_lite/assets/table1.md
 
 Notebook: 10_av_udiffse_plus.ipynb
 """
@@ -212,7 +212,7 @@ def add_cli(subparsers) -> None:
     p = subparsers.add_parser("evaluate", help="Table I in miniature on the teaching corpus",
                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--corpus", default="data/corpus")
-    p.add_argument("--out", default="docs/table1.md")
+    p.add_argument("--out", default="udiffse_lite/assets/table1.md")
     p.add_argument("--conditions", nargs="+",
                    default=["test_matched:-5,5", "test_mismatched:-5,5"],
                    help="split:snr,snr ... (e.g. test_matched:-10,-5,0,5,10)")
