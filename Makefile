@@ -10,7 +10,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
-# steps of the shipped tiny-ao / tiny-av runs (see their model cards)
+# where the shipped tiny-ao / tiny-av runs stopped in their 5000-step schedules (see their model cards)
 AO_STEPS ?= 5000
 AV_STEPS ?= 5000
 
@@ -80,9 +80,9 @@ priors: lip-encoder
 	OMP_NUM_THREADS=1 $(PY) -m udiffse_lite train --config tiny-av-xattn --corpus $(CORPUS) \
 		--features $(CORPUS)/features/lips --out $(RUNS)/tiny-av-xattn --init-from $(RUNS)/tiny-ao-v1-1000/last.pt --steps 477
 	OMP_NUM_THREADS=1 $(PY) -m udiffse_lite train --config tiny-ao --corpus $(CORPUS) --out $(RUNS)/tiny-ao \
-		--init-from $(RUNS)/tiny-ao-v1/prior.pt --steps $(AO_STEPS)
+		--init-from $(RUNS)/tiny-ao-v1/prior.pt --stop-at $(AO_STEPS)
 	OMP_NUM_THREADS=1 $(PY) -m udiffse_lite train --config tiny-av --corpus $(CORPUS) \
-		--features $(CORPUS)/features/lips --out $(RUNS)/tiny-av --init-from $(RUNS)/tiny-ao-v1/prior.pt --steps $(AV_STEPS)
+		--features $(CORPUS)/features/lips --out $(RUNS)/tiny-av --init-from $(RUNS)/tiny-ao-v1/prior.pt --stop-at $(AV_STEPS)
 	$(PY) scripts/ship_priors.py --run tiny-ao=$(RUNS)/tiny-ao --run tiny-av=$(RUNS)/tiny-av \
 		--run tiny-av-xattn=$(RUNS)/tiny-av-xattn
 

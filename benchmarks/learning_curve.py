@@ -20,8 +20,7 @@ from pathlib import Path
 
 import torch
 
-from udiffse_lite.evaluation import score_mixtures, validation_mixtures
-from udiffse_lite.priors import ScorePrior
+from udiffse_lite.evaluation import _load_prior, score_mixtures, validation_mixtures
 
 
 def snapshots(run: Path) -> list[tuple[int, Path]]:
@@ -59,7 +58,7 @@ def main(argv=None):
         snaps = snapshots(run)
         items += [(run.name, k, p) for i, (k, p) in enumerate(snaps) if i % args.every == 0 or i == len(snaps) - 1]
     for name, step, path in items:
-        prior = ScorePrior.from_checkpoint(path)
+        prior = _load_prior(str(path), "cpu")
         val = prior.meta.get("val_loss")
         modes = ["none"] if not prior.conditional else (["true", "wrong"] if args.video == "both" else [args.video])
         for mode in modes:

@@ -69,9 +69,11 @@ device = "cuda" if torch.cuda.is_available() else "cpu"
 # ## 1. Two priors, one sampler
 #
 # AV-UDiffSE+ is UDiffSE+ (chapter 08) with a prior whose score network also sees the lip
-# features through cross-attention (chapter 09). Nothing else changes: the NMF noise model, the
-# Tweedie updates, the likelihood. The two teaching priors share their architecture and training
-# data; `tiny-av` additionally has the light cross-attention blocks and the frozen lip encoder.
+# features (chapter 09). Nothing else changes: the NMF noise model, the Tweedie updates, the
+# likelihood. The two teaching priors share their architecture, their starting point and their
+# training data; `tiny-av` additionally has time-aligned FiLM blocks (chapter 09 shows why not the
+# papers' cross-attention) and the frozen lip encoder, and was trained with 20 % of its crops
+# given no video, so that it also runs audio-only and supports classifier-free guidance.
 #
 # Be clear about what they are: small networks (sizes printed below), trained on a CPU (or
 # briefly on a GPU) on synthetic voices with rendered lips. The papers' priors have about 28 M parameters and were

@@ -186,3 +186,34 @@ def test_cli_nan_features_exit_nonzero_without_writing(tmp_path, capsys):
     rc = _cli("enhance", str(inp), "--out", str(out), "--features", str(tmp_path / "f.npy"), "--steps", "2",
               "--samples", "1")
     assert rc == 2 and "NaN" in capsys.readouterr().err and not out.exists()
+
+
+# ------------------------------------------------------------------ property-based
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(n=st.integers(1, 24000), scale=st.floats(1e-5, 20.0), sr=st.sampled_from([8000, 16000, 22050, 44100, 48000]),
+       shape=st.sampled_from(["flat", "col", "row", "stereo"]), nan=st.booleans(), dtype=st.sampled_from(["f4", "f8", "i2"]),
+       steps=st.integers(2, 5))
+def test_enhance_property_only_clear_errors_never_bad_output(n, scale, sr, shape, nan, dtype, steps):
+    """Over random lengths, scales, rates, shapes, dtypes and NaN injection, enhance either raises a
+    ValueError with a message or returns a finite waveform of the input's length."""
+    rng = np.random.default_rng(n)
+    x = scale * rng.standard_normal(n)
+    if nan and n > 3:
+        x[n // 2] = np.nan
+    if dtype == "i2":
+        x = np.clip(np.nan_to_num(x) * 3000, -32768, 32767).astype(np.int16)
+    else:
+        x = x.astype(dtype)
+    arr = {"flat": x, "col": x[:, None], "row": x[None, :], "stereo": np.stack([x, x], 1)}[shape]
+    try:
+        out = enhance(arr, sr, prior=GaussianPrior(0.05), n_steps=steps, n_samples=1, seed=0)
+    except ValueError as e:
+        assert str(e), "a ValueError must say what is wrong"
+        return
+    assert shape != "stereo" and not (nan and n > 3 and dtype != "i2")
+    assert out.shape == (n,) and out.dtype == np.float32
+    assert np.isfinite(out).all()

@@ -249,3 +249,20 @@ def test_four_steps_enhance_and_are_never_loud(name):
     louder = 10 * np.log10(np.mean(y ** 2) / np.mean(x ** 2))
     assert louder < 1.0
     assert ul.metrics.si_sdr(y, s) > ul.metrics.si_sdr(x, s) + 1.0
+
+
+def test_bf16_inference_is_close_to_fp32_and_leaves_the_prior_as_it_was():
+    import udiffse_lite as ul
+    from udiffse_lite.examples import noisy_example
+
+    prior = ul.load_pretrained("tiny-ao")
+    ex = noisy_example("matched-2", noise="white", snr_db=0.0, seed=0)
+    x, s = ex["x"][:24000], ex["s"][:24000]
+    y32 = ul.enhance(x, 16000, prior=prior, n_steps=6, n_samples=1, seed=0)
+    y16 = ul.enhance(x, 16000, prior=prior, n_steps=6, n_samples=1, seed=0, precision="bf16")
+    assert prior.precision == "fp32"  # the call's precision does not stick to the prior
+    assert abs(ul.metrics.si_sdr(y16, s) - ul.metrics.si_sdr(y32, s)) < 0.3
+    with pytest.raises(ValueError, match="precision"):
+        prior.set_precision("fp8")
+    with pytest.raises(ValueError, match="preset"):
+        ul.enhance(x, 16000, prior=prior, preset="turbo")

@@ -60,6 +60,10 @@ def _load_prior(name: str, device):
     from .priors import ScorePrior, load_pretrained
 
     p = ScorePrior.from_checkpoint(name) if Path(name).exists() else load_pretrained(name)
+    if p.conditional and p.lip_encoder is None:  # a training run's snapshot: attach the shipped encoder
+        from .visual import load_lip_encoder
+
+        p.lip_encoder = load_lip_encoder().requires_grad_(False).eval()
     return p.to(device).eval()
 
 

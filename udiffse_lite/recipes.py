@@ -185,7 +185,10 @@ def train_from_args(args) -> dict:
             print(f"--resume: {last} does not exist yet, starting from scratch")
     elif last.exists():
         raise ValueError(f"{last} exists; pass --resume to continue that run or choose another --out")
-    meta = trainer.train(max_minutes=args.max_minutes)
+    stop_at = getattr(args, "stop_at", None)
+    if stop_at is not None and not 0 < stop_at <= tcfg.steps:
+        raise ValueError(f"--stop-at {stop_at} must lie in 1..{tcfg.steps} (the schedule's --steps)")
+    meta = trainer.train(steps=stop_at, max_minutes=args.max_minutes)
     if trainer.rank == 0:
         card = {**meta, "net_config": asdict(trainer.net.config),
                 "files": {"prior": str(out / "prior.pt"), "resumable": str(last)}}
@@ -208,6 +211,9 @@ def add_cli(subparsers) -> None:
     p.add_argument("--out", required=True, help="run directory: last.pt, prior.pt, model_card.json")
     p.add_argument("--steps", type=int, default=None, help="total steps (overrides the recipe)")
     p.add_argument("--seed", type=int, default=None, help="seed (overrides the recipe's 0)")
+    p.add_argument("--stop-at", type=int, default=None,
+                   help="stop (and export) at this step of a --steps schedule: the learning-rate decay "
+                        "still follows --steps, so a run stopped early is reproduced exactly")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     p.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this wall time")
     p.add_argument("--device", default=None, choices=["cpu", "cuda"], help="default: cuda if available")

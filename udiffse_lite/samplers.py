@@ -543,6 +543,8 @@ PRESETS: dict[str, dict] = {
     "default": {},
     # every choice of the reference code (SamplerConfig.reference), at the caller's steps and chains
     "reference": {k: v for k, v in vars(SamplerConfig.reference()).items() if k not in ("n_steps", "n_samples")},
+    # real time on a 2-core CPU with the tiny priors (docs/speed.md): few steps, one chain, bf16 where native
+    "fast": {"n_steps": 10, "n_samples": 1, "precision": "auto"},
 }
 
 
@@ -616,10 +618,21 @@ def enhance(y, sr: int, *, prior, method: str = "udiffse+", video=None, n_steps:
                       "the output is resampled back", stacklevel=2)
         y = _resample(y, sr_in, spectral.SR)
     v = _check_video(video, len(y))
+    old_precision = getattr(prior, "precision", None)
     if precision is not None:
         if not hasattr(prior, "set_precision"):
             raise ValueError(f"precision={precision!r} needs a network prior (ScorePrior)")
-        prior.set_precision(precision)
+        prior.set_precision(precision)  # for this call only: restored below
+    try:
+        return _enhance_impl(prior, y, v, method, cfg, em_iters, nmf_rank, seed, chunk_seconds,
+                             overlap_seconds, callback, progress, L_in, sr_in)
+    finally:
+        if precision is not None:
+            prior.precision = old_precision
+
+
+def _enhance_impl(prior, y, v, method, cfg, em_iters, nmf_rank, seed, chunk_seconds, overlap_seconds,
+                  callback, progress, L_in, sr_in):
     dev = next(iter(prior.parameters())).device if hasattr(prior, "parameters") else torch.device("cpu")
     generator = None
     if seed is not None:
