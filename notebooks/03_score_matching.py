@@ -74,6 +74,14 @@ sde = OUVESDE()
 # $$ \nabla_{s_t} \log p(s_t \mid s) = -\frac{s_t - \mu_t s}{\sigma_t^2} = -\frac{z}{\sigma_t}
 #    \quad\text{for } s_t = \mu_t s + \sigma_t z . $$
 #
+# **Which gradient of a function of a complex variable?** $\log p$ is real but $s_t$ is complex.
+# Here, as in SGMSE and UDiffSE, $\nabla_s f$ means the Wirtinger derivative
+# $\partial f/\partial \bar s = \tfrac12(\partial_{\mathrm{Re}\,s} + i\,\partial_{\mathrm{Im}\,s})f$, so that the
+# score of $\mathcal{CN}(0, v)$ (density $\propto e^{-|s|^2/v}$, real and imaginary parts each of
+# variance $v/2$) is exactly $-s/v$. The gradient with respect to the real pair
+# $(\mathrm{Re}\,s, \mathrm{Im}\,s)$, read as a complex number, is twice that, $-2s/v$:
+# `torch.autograd` returns this real-pair gradient, which is why chapter 07 halves it.
+#
 # Vincent (2011) showed that regressing a network onto this *conditional* score, averaged over
 # clean speech $s$, $t \sim \mathcal U(t_\varepsilon, 1)$ and $z$, has the same minimiser as
 # regressing onto the unknown marginal score: the best guess of $-z/\sigma_t$ given only $s_t$ is

@@ -152,7 +152,9 @@ fig, ax = viz.plot_curves({k: (t_eval, e) for k, e in errors.items()}, xlabel="d
 
 # %% [markdown]
 # **Question:** the trained prior sits between the naive estimate and the oracle. At which noise
-# levels does it help most? Why can it never beat the oracle in mean-squared error?
+# levels does it help most? The oracle is the best *linear* estimate given the true power of
+# every bin, not the best estimate: could a prior that knows more than a per-bin power (the
+# harmonic structure, say) ever beat it on one example?
 
 # %% [markdown]
 # ## Tweedie along a reverse trajectory

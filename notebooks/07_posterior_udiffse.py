@@ -69,8 +69,12 @@ device = "cuda" if torch.cuda.is_available() else "cpu"
 # %% [markdown]
 # ## 1. The likelihood and the pseudo-likelihood
 #
-# A noisy recording is speech plus noise in every time–frequency bin, `X = S + N`, with the
-# noise model of chapter 06, `N ~ CN(0, V)`. So the likelihood of the clean speech is
+# A noisy recording is speech plus noise in every time–frequency bin, $X = S + N$, with the
+# noise model of chapter 06, $N \sim \mathcal{CN}(0, V)$. (Strictly, waveforms add and STFTs add;
+# the *compressed* spectrograms the prior lives in, $\beta |c|^{0.5} e^{i\angle c}$, do not. The
+# papers, and this library, treat the compressed mixture as the sum of compressed speech and a
+# compressed-domain noise: an approximation that is good where one source dominates a bin and
+# worst where both are equally loud.) So the likelihood of the clean speech is
 #
 # $$p(X \mid S) = \mathcal{CN}(X;\, S,\, V).$$
 #
@@ -242,9 +246,24 @@ viz.value_slider(draw_lam, [0.25, 0.5, 1.0, 1.5, 2.0, 4.0], description="lam", v
 # audio-only teaching prior), and the noise variance `V` is unknown. UDiffSE (Nortier, Sadeghi
 # & Serizel, 2024) estimates both by expectation–maximisation:
 #
-# - **E-step:** one full posterior reverse pass with the current `V = W H` (the first pass has
+# - **E-step:** one full posterior reverse pass with the current $V = WH$ (the first pass has
 #   no likelihood at all: the prior alone, started from the mixture);
-# - **M-step:** one NMF update on the residual power `mean_b |X − S|²`.
+# - **M-step:** one NMF update on the residual power $\frac1b\sum_j |X - S^{(j)}|^2$.
+#
+# Why that M-step? EM maximises $Q(W, H) = \mathbb{E}_{S \sim p(S \mid X; V_{\text{old}})}
+# [\log \mathcal{CN}(X; S, WH)]$, and $\log \mathcal{CN}(X; S, V) = -\sum \big(\log V + |X - S|^2/V\big)$
+# + const, so $Q$ needs only the posterior mean of $|X - S|^2$ in every bin. The $b$ chains are
+# samples of that posterior: their average $P = \frac1b\sum_j |X - S^{(j)}|^2$ is a Monte-Carlo
+# estimate, and maximising $-\sum(\log WH + P/WH)$ is exactly IS-NMF of $P$ (chapter 06). One
+# multiplicative update instead of a full fit makes it a *generalised* Monte-Carlo EM: each
+# iteration increases $Q$ rather than maximising it.
+#
+# **The start state.** The reference codes start every pass from $X + \sigma_1 z$, which is not
+# the forward process' state at $t = 1$: that would be $\mu_1 S + \sigma_1 z$ with $\mu_1 \approx 0.22$,
+# so the mixture's scale is about 4.5 times too large. The argument for it: the early steps are
+# dominated by the noise $\sigma_1 z$ and the drift $-\theta s$ pulls the excess back, and
+# starting near the data keeps the early likelihood steps small. `SamplerConfig(start="scaled")`
+# starts from $\mu_1 X + \sigma_1 z$ instead; `benchmarks/sweep_sampler.py` measures both.
 #
 # A word on the prior. `tiny-ao` is small (the cell below prints its size; the papers' priors
 # have about 28 M parameters) and was trained on a CPU for about an hour, on synthetic voices.

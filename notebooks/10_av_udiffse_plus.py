@@ -68,6 +68,15 @@ device = "cuda" if torch.cuda.is_available() else "cpu"
 # %% [markdown]
 # ## 1. Two priors, one sampler
 #
+# With a video $v$ of the speaker's lips the posterior becomes
+#
+# $$ p(S \mid X, v) \propto p(X \mid S, v)\, p(S \mid v) = p(X \mid S)\, p(S \mid v), $$
+#
+# where the second equality is the assumption that makes AV-UDiffSE simple: *given the clean
+# speech, the noisy recording says nothing more about the lips* ($X \perp v \mid S$: the noise is
+# independent of the speaker's face). The likelihood and the NMF noise model are therefore
+# untouched; only the prior's score becomes conditional, $\nabla \log p(S_t \mid v)$.
+#
 # AV-UDiffSE+ is UDiffSE+ (chapter 08) with a prior whose score network also sees the lip
 # features (chapter 09). Nothing else changes: the NMF noise model, the Tweedie updates, the
 # likelihood. The two teaching priors share their architecture, their starting point and their
