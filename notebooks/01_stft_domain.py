@@ -85,8 +85,16 @@ fig.colorbar(im, ax=axes[1], label="rad");
 
 # %% [markdown]
 # The phase looks like noise, yet it matters: a waveform rebuilt from the magnitude with a
-# random phase sounds rough. Diffusion models in the SGMSE family therefore model the complex
-# spectrogram directly, as two real channels (real and imaginary parts).
+# random phase sounds rough. Listen:
+
+# %%
+rand_phase = torch.exp(1j * 2 * torch.pi * torch.rand(C.shape, generator=torch.Generator().manual_seed(0)))
+y_rand = spectral.istft(C.abs() * rand_phase, len(y))  # same magnitude, random phase
+viz.audio_table({"original": y, "same magnitude, random phase": y_rand}, sr=ex.sr)
+
+# %% [markdown]
+# Diffusion models in the SGMSE family therefore model the complex spectrogram directly, as two
+# real channels (real and imaginary parts).
 #
 # **Question:** why does the phase look structured in the low-frequency harmonics but random
 # in the silent regions?

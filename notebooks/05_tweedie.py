@@ -151,6 +151,20 @@ fig, ax = viz.plot_curves({k: (t_eval, e) for k, e in errors.items()}, xlabel="d
                           ylabel="error (dB re clean)", title="one-step denoising")
 
 # %% [markdown]
+# Listen to one of them, at $t = 0.4$: the noisy state (rescaled), the trained prior's one-step
+# guess, and the clean speech. (The compressed spectrograms are decompressed and inverted.)
+
+# %%
+t_l = 0.4
+s_t, _ = sde.perturb(s0, t_l, torch.Generator(device).manual_seed(3))
+with torch.no_grad():
+    guess = tweedie(prior, s_t, prior.score(s_t, t_l), t_l)
+n_wave = (s0.shape[-1] - 1) * spectral.HOP
+viz.audio_table({"noisy state / mu_t": spectral.to_wave((s_t / sde.mean_factor(t_l))[0].cpu(), n_wave),
+                 "Tweedie guess": spectral.to_wave(guess[0].cpu(), n_wave),
+                 "clean": spectral.to_wave(s0[0].cpu(), n_wave)}, sr=spectral.SR)
+
+# %% [markdown]
 # **Question:** the trained prior sits between the naive estimate and the oracle. At which noise
 # levels does it help most? The oracle is the best *linear* estimate given the true power of
 # every bin, not the best estimate: could a prior that knows more than a per-bin power (the

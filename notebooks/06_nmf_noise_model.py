@@ -95,6 +95,7 @@ print("power spectrogram (F, T):", tuple(P.shape))
 # %%
 viz.compare_spectrograms(powers, power=True, dynamic_range=50, title="|N|² of three noises (compressed domain)")
 plt.show()
+viz.audio_table({kind: load_noise(kind, n_samples, seed=0) for kind in powers}, sr=spectral.SR)
 
 # %% [markdown]
 # *Question:* which of the three noises could you describe with a single spectral
