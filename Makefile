@@ -11,8 +11,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
 # where the shipped tiny-ao / tiny-av runs stopped in their 5000-step schedules (see their model cards)
-AO_STEPS ?= 5000
-AV_STEPS ?= 5000
+AO_STEPS ?= 1000
+AV1_STEPS ?= 2400
+AV_STEPS ?= 3000
 
 
 .PHONY: help venv install system-deps demo test unit notebooks book colab-check corpus lip-encoder priors table1 bench clean
@@ -81,8 +82,12 @@ priors: lip-encoder
 		--features $(CORPUS)/features/lips --out $(RUNS)/tiny-av-xattn --init-from $(RUNS)/tiny-ao-v1-1000/last.pt --steps 477
 	OMP_NUM_THREADS=1 $(PY) -m udiffse_lite train --config tiny-ao --corpus $(CORPUS) --out $(RUNS)/tiny-ao \
 		--init-from $(RUNS)/tiny-ao-v1/prior.pt --stop-at $(AO_STEPS)
-	OMP_NUM_THREADS=1 $(PY) -m udiffse_lite train --config tiny-av --corpus $(CORPUS) \
-		--features $(CORPUS)/features/lips --out $(RUNS)/tiny-av --init-from $(RUNS)/tiny-ao-v1/prior.pt --stop-at $(AV_STEPS)
+	OMP_NUM_THREADS=1 $(PY) -m udiffse_lite train --config tiny-av-film1 --corpus $(CORPUS) \
+		--features $(CORPUS)/features/lips --out $(RUNS)/tiny-av-film1 --init-from $(RUNS)/tiny-ao-v1/prior.pt \
+		--stop-at $(AV1_STEPS)
+	OMP_NUM_THREADS=2 $(PY) -m udiffse_lite train --config tiny-av --corpus $(CORPUS) \
+		--features $(CORPUS)/features/lips --out $(RUNS)/tiny-av --init-from $(RUNS)/tiny-av-film1/last.pt \
+		--stop-at $(AV_STEPS)
 	$(PY) scripts/ship_priors.py --run tiny-ao=$(RUNS)/tiny-ao --run tiny-av=$(RUNS)/tiny-av \
 		--run tiny-av-xattn=$(RUNS)/tiny-av-xattn
 

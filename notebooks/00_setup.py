@@ -121,6 +121,15 @@ fig, ax = viz.plot_spectrogram(ex.speech, ex.sr, title="clean speech (STFT magni
 # The horizontal stripes are the harmonics of the voice; the dark gaps are pauses between
 # words. **Question:** where in the figure would a fricative such as the *s* of *baskets*
 # appear, and why is it so different from the vowels?
+#
+# <details><summary>Answer</summary>
+#
+# A fricative is turbulent noise from a narrow constriction: it appears as a broad band of
+# energy at high frequencies (above about 4 kHz for an *s*), with no harmonics, because the
+# vocal folds are not (or not only) vibrating. Vowels are periodic: harmonics at multiples of
+# the pitch, shaped by formants below 4 kHz.
+#
+# </details>
 
 # %%
 fig, ax = viz.plot_lips(ex.lips, n=8, title="the mouth at eight instants (25 frames per second)")
@@ -142,6 +151,14 @@ fig, axes = viz.compare_spectrograms({"noisy": mix["x"], "clean": mix["s"]}, sr=
 # %% [markdown]
 # Both panels share one colour scale, so equal colours mean equal levels. **Question:** which
 # parts of the speech survive the babble, and which are lost?
+#
+# <details><summary>Answer</summary>
+#
+# The loud low-frequency harmonics of the vowels stay visible above the babble; the quiet parts,
+# fricatives, onsets and the high-frequency bins, drown, because babble has most of its energy
+# where speech has, and is louder than the quiet parts of the target.
+#
+# </details>
 #
 # The whole course is about going from the left panel to the right one *without ever training
 # on such pairs*: a diffusion model learns what clean speech looks like, a small statistical

@@ -98,6 +98,14 @@ viz.audio_table({"original": y, "same magnitude, random phase": y_rand}, sr=ex.s
 #
 # **Question:** why does the phase look structured in the low-frequency harmonics but random
 # in the silent regions?
+#
+# <details><summary>Answer</summary>
+#
+# Where a harmonic dominates a bin, the phase advances regularly from frame to frame (by the
+# harmonic's frequency times the hop), which shows as structure. In silence every bin holds low-
+# level noise whose phase is uniformly random.
+#
+# </details>
 
 # %% [markdown]
 # The inverse STFT rebuilds the waveform exactly (the Hann window at 75 % overlap satisfies the
@@ -161,6 +169,13 @@ for ax, (name, Z) in zip(axes, {"uncompressed |C|": C, "compressed |S|": S}.item
 # **Question:** the compressed histogram is narrower by exactly a factor of two in dB.
 # Which line of `compress` is responsible?
 #
+# <details><summary>Answer</summary>
+#
+# The power law `beta * |c| ** alpha` with `alpha = 0.5`: in dB, 20 log10(|c|^0.5) = 0.5 x 20
+# log10|c|, so every level difference is halved; `beta` only shifts the histogram.
+#
+# </details>
+#
 # Move the slider to see how the exponent $\alpha$ reshapes the spectrogram (the colour scale
 # covers 60 dB below the maximum in every panel, so the *contrast* is what changes).
 
@@ -195,6 +210,14 @@ fig, axes = viz.compare_spectrograms(
 # %% [markdown]
 # **Question:** at $-5$ dB, can you still see the harmonics of the voice? Which frequency range
 # is hit hardest by babble, and why (think about what babble is made of)?
+#
+# <details><summary>Answer</summary>
+#
+# At -5 dB only the strongest low harmonics of the vowels remain visible. Babble is the sum of
+# other voices, so it is loudest where speech is, below about 3 kHz: the target's formant region
+# is hit hardest, not the high frequencies.
+#
+# </details>
 
 # %% [markdown]
 # ## Exercises

@@ -133,6 +133,14 @@ fig, ax = viz.plot_curves({r"$\mu_t$": (ts, mu(ts)), r"$\sigma_t$": (ts, sigma(t
 # $\sigma_1 \approx 0.39$. Compressed speech has $|S| \lesssim 0.5$ (chapter 01): is there any
 # speech left at $t = 1$? This is why samplers start from the *mixture plus noise* in later
 # chapters rather than from pure noise.
+#
+# <details><summary>Answer</summary>
+#
+# Barely: the loudest bins become 0.22 x 0.5 = 0.11 against a noise of standard deviation 0.39,
+# about -11 dB, and quiet bins are far below the noise. A trace is left, which is why a sampler
+# can start from the mixture plus noise instead of pure noise and lose little.
+#
+# </details>
 
 # %% [markdown]
 # ## Checking by simulation: Euler–Maruyama
@@ -204,6 +212,13 @@ viz.audio_table({f"t = {t}": spectral.to_wave(s_at(t) * NF, len(y)) for t in (0.
 # **Question:** the quiet high-frequency bins disappear first and the loud harmonics last.
 # Why? (Compare $\mu_t |S|$ with $\sigma_t$ bin by bin.) Note that even at $t = 0.03$, where the
 # reverse process will stop, $\sigma_t \approx 0.02$: about $-34$ dB relative to the loudest bin.
+#
+# <details><summary>Answer</summary>
+#
+# A bin disappears when sigma_t exceeds mu_t |S|. Quiet bins need only a small sigma_t to be
+# covered; the loud harmonics need a large one, reached only late in the forward process.
+#
+# </details>
 
 # %% [markdown]
 # ## Exercises

@@ -167,6 +167,15 @@ for t in (0.05, 0.3, 1.0):
 # %% [markdown]
 # **Question:** a speech prior's loss curve will therefore be *highest at small t*. Why are the
 # small-$t$ steps nevertheless the ones that decide the fine detail of the generated speech?
+#
+# <details><summary>Answer</summary>
+#
+# At small t the noise is smaller than the fine structure (harmonics, onsets, quiet bins), so
+# only there does the network decide it; the loss is high because predicting a tiny noise z from
+# s_t is hard when the signal dominates, but that is exactly where detail is made. At large t
+# the network only needs the coarse envelope.
+#
+# </details>
 
 # %% [markdown]
 # ## Training a small speech prior, in front of you
@@ -238,6 +247,14 @@ fig, ax = viz.plot_curves(curves, xlabel="diffusion time t", ylabel="DSM loss", 
 # %% [markdown]
 # **Question:** where (in $t$) does the trained prior gain most over the untrained one? Compare
 # with the Gaussian floor above.
+#
+# <details><summary>Answer</summary>
+#
+# Mostly at intermediate and large t, where knowing what speech looks like (harmonic structure,
+# envelopes) lets the network separate signal from noise; at very small t both are near the
+# floor set by the unpredictable noise.
+#
+# </details>
 #
 # What has the network learned? Rearranging $s_t = \mu_t s + \sigma_t z$ with the predicted noise
 # gives a guess of the clean spectrogram, $(s_t - \sigma_t\,\mathrm{net})/\mu_t$ — chapter 05 shows

@@ -131,6 +131,14 @@ ax.legend();
 # %% [markdown]
 # **Question:** the samples should have $\mathbb E|S|^2 = v$. Where do they deviate, and is the
 # error larger for loud or for quiet bins?
+#
+# <details><summary>Answer</summary>
+#
+# The error is a discretisation error of the predictor, in the same direction for every bin;
+# relative to v it is larger for the quiet bins, whose variance the sampler has to bring down
+# furthest from sigma_1^2.
+#
+# </details>
 
 # %% [markdown]
 # ## Predictor-corrector sampling
@@ -195,6 +203,15 @@ for n in ul.size(fast=[3, 5, 30], full=[3, 4, 5, 10, 30]):
 # %% [markdown]
 # **Question:** at 3 steps, by how much is the Euler–Maruyama sampler's power off, and the
 # ancestral one's? Which would you rather put under an enhancer that a lecturer runs live?
+#
+# <details><summary>Answer</summary>
+#
+# Euler-Maruyama is off by orders of magnitude at 3 steps (it multiplies the noise part by 1 -
+# rho with rho > 2 per step); the ancestral step stays within a few tens of percent of the
+# target. An enhancer built on the ancestral step degrades gracefully when someone lowers the
+# steps to run live.
+#
+# </details>
 
 # %% [markdown]
 # ## Sampling the trained speech prior
@@ -230,6 +247,13 @@ viz.audio_table({"generated": y_gen})
 # %% [markdown]
 # **Question:** in which order do structures appear as $t$ decreases: the coarse spectral
 # envelope, the harmonics, the onsets? Compare with the order in which they vanished in chapter 02.
+#
+# <details><summary>Answer</summary>
+#
+# The reverse of the forward order: the coarse envelope and the loudest harmonics appear first,
+# onsets and quiet high-frequency detail last, at small t.
+#
+# </details>
 
 # %% [markdown]
 # ## Exercises

@@ -123,6 +123,14 @@ for t in (0.1, 0.4, 1.0):
 # %% [markdown]
 # **Question:** at $t = 1$ the estimate is almost 0 for the quiet high-frequency bins but not for the
 # loud low ones. Why is "predict the prior mean" the right answer when the noise dominates?
+#
+# <details><summary>Answer</summary>
+#
+# When the noise dominates, the observation says almost nothing about s, so the best guess (the
+# posterior mean) falls back on the prior mean, 0 here; loud bins still stand out of the noise a
+# little, so their estimate is pulled towards the observation.
+#
+# </details>
 
 # %% [markdown]
 # ## Denoising speech with the trained prior
@@ -169,6 +177,15 @@ viz.audio_table({"noisy state / mu_t": spectral.to_wave((s_t / sde.mean_factor(t
 # levels does it help most? The oracle is the best *linear* estimate given the true power of
 # every bin, not the best estimate: could a prior that knows more than a per-bin power (the
 # harmonic structure, say) ever beat it on one example?
+#
+# <details><summary>Answer</summary>
+#
+# The prior helps most at intermediate noise levels. The oracle is the optimal *linear* per-bin
+# estimate given the true power; a prior that knows structure across bins (harmonics, onsets) is
+# a non-linear estimator and can beat it on an example, though a small prior trained briefly
+# rarely does.
+#
+# </details>
 
 # %% [markdown]
 # ## Tweedie along a reverse trajectory

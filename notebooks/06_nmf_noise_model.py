@@ -100,6 +100,14 @@ viz.audio_table({kind: load_noise(kind, n_samples, seed=0) for kind in powers}, 
 # %% [markdown]
 # *Question:* which of the three noises could you describe with a single spectral
 # shape that never changes over time? Which one would need shapes that come and go?
+#
+# <details><summary>Answer</summary>
+#
+# The white noise and the hum have one spectral shape scaled in time (rank 1 suffices). Babble
+# is made of voices whose spectra come and go, so it needs several shapes with their own
+# activations.
+#
+# </details>
 
 # %% [markdown]
 # ## 2. Why Itakura–Saito
@@ -227,6 +235,14 @@ print(f"MM curve never increases: {bool(np.all(np.diff(curves[0.5]) <= 1e-6))}")
 # an update without a monotonicity guarantee? (Hint: inside the samplers the power `P`
 # changes between two updates anyway.)
 #
+# <details><summary>Answer</summary>
+#
+# Each sampler step changes the target P, so monotonic descent on one fixed P is not what
+# matters; a faster update that tracks a moving target is worth more than a guarantee on a
+# target that changes anyway.
+#
+# </details>
+#
 # Notice that the divergence does not go to zero. `P` is *one* realisation of a random
 # variable around `V`: even the true variance leaves a floor. A rank high enough to push
 # below that floor is fitting the randomness of this particular recording, not the noise.
@@ -255,6 +271,14 @@ for kind, d in left.items():
 # `load_noise("babble")` if you are unsure.) The small gains of the stationary noises at high
 # rank are the floor of section 4 being eaten into: fitting this recording's randomness. The
 # papers use rank 4 for every noise: a compromise.
+#
+# <details><summary>Answer</summary>
+#
+# A stationary noise is one spectral shape at a constant level: rank 1 captures it, more
+# components only fit the random fluctuations. Babble's extra components capture the spectra of
+# different talkers and syllables coming and going.
+#
+# </details>
 
 # %% [markdown]
 # ## 6. Look at the factors: a rank slider
@@ -281,6 +305,13 @@ viz.value_slider(show_rank, ranks, description="rank", value=4);
 
 # %% [markdown]
 # *Question:* at rank 1, what does the single column of `W` look like, and what is its row of `H`?
+#
+# <details><summary>Answer</summary>
+#
+# The column of W is the noise's average spectrum (normalised to sum 1), and the row of H is its
+# level over time: frame by frame, the total noise power.
+#
+# </details>
 
 # %% [markdown]
 # ## Exercises

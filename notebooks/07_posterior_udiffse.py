@@ -225,6 +225,15 @@ for name, v in gaps.items():
 #
 # *Question:* the Wiener filter lies *below* zero. Why is that not a contradiction?
 #
+# <details><summary>Answer</summary>
+#
+# The curve is in dB relative to MMSE (1 + 1/b), the error of the mean of b exact posterior
+# samples. The Wiener filter *is* the posterior mean, error MMSE, so it lies 10 log10(1 + 1/b)
+# dB below that reference: a sampler averaging b chains cannot do better than the bound, the
+# exact mean can.
+#
+# </details>
+#
 # Move the slider: how does the `posterior-score` result depend on the likelihood weight `lam`?
 
 # %%
@@ -314,6 +323,14 @@ viz.audio_table({"noisy": x, "UDiffSE": s_hat, "clean": s_clean}, sr=ex["sr"])
 # %% [markdown]
 # *Question:* where in the spectrogram did the prior remove noise, and where did it invent or
 # erase speech? Listen before you answer.
+#
+# <details><summary>Answer</summary>
+#
+# Noise is removed mostly in the pauses and in bins far from the harmonics. Inside the words the
+# small prior both keeps some noise between harmonics and, where the noise dominates, erases
+# quiet speech (fricatives, high harmonics) or invents harmonic-looking energy.
+#
+# </details>
 
 # %%
 def scores(y):
@@ -349,6 +366,14 @@ plt.show()
 # %% [markdown]
 # *Question:* the compression `|c|^0.5` makes white noise *not* flat in this domain where speech
 # is loud. Does the NMF estimate follow the oracle there, or does it mistake speech for noise?
+#
+# <details><summary>Answer</summary>
+#
+# Only partly: a rank-4 NMF cannot follow the fine time-frequency detail of the compressed white
+# noise, and where speech is loud the residual X - S still holds speech the prior did not
+# explain, which the NMF absorbs as noise: the estimate is too high in the speech regions.
+#
+# </details>
 
 # %% [markdown]
 # ## Exercises

@@ -137,6 +137,14 @@ print("my_udiffse_plus == ul.samplers.udiffse_plus:", tuple(lib.shape))
 # *Question:* the first NMF update (step 0) happens while `S0_hat` is still zero. What does the
 # NMF fit then, and why is that a sensible start?
 #
+# <details><summary>Answer</summary>
+#
+# With S0_hat = 0 the NMF fits |X|^2, the whole mixture: an overestimate of the noise, so the
+# first likelihood steps trust the mixture little and the prior leads; as S0_hat improves, the
+# NMF shrinks towards the real noise. Overestimating the noise is the safe error.
+#
+# </details>
+#
 # ## 2. Counting network evaluations
 #
 # The cost unit of a diffusion sampler is the network evaluation. Every prior counts its own
@@ -221,6 +229,14 @@ viz.audio_table(waves, sr=sr)
 # reports confidence intervals; chapter 10 shows a small version.) In fast mode the numbers mean
 # nothing at all: 4 steps, one chain, one second.
 #
+# <details><summary>Answer</summary>
+#
+# One utterance and one seed decide nothing: the difference between the schedules is of the same
+# order as the spread over seeds. Trust only paired comparisons over many mixtures with an
+# interval, as in chapter 10 and docs/training.md.
+#
+# </details>
+#
 # ## 4. Watching Tweedie's estimate along the pass
 #
 # The slider walks the reverse steps of the `posterior-score` run: the state `S_t` (left) is
@@ -233,6 +249,14 @@ viz.step_slider(rec, title="UDiffSE+ (posterior-score), chain 0");
 # %% [markdown]
 # *Question:* at which step does `S0_hat` stop changing much? What does that suggest about how
 # many steps UDiffSE+ really needs?
+#
+# <details><summary>Answer</summary>
+#
+# S0_hat settles in the second half of the pass, once sigma_t is small; that suggests most of
+# the first steps only move the state from noise towards the data, and fewer steps (with a
+# stable predictor) lose little, as the speed table in docs/speed.md measures.
+#
+# </details>
 
 # %% [markdown]
 # ## Exercises

@@ -126,6 +126,14 @@ print(f"best lag: {lag} frames ({1000 * lag / spectral.VIDEO_FPS:.0f} ms), corre
 # %% [markdown]
 # *Question:* the correlation is clearly positive but far from 1. Name two sounds that are loud
 # with an almost closed mouth, and one moment where the mouth is open and nothing is heard.
+#
+# <details><summary>Answer</summary>
+#
+# Nasals (m, n: voiced, loud, lips closed or nearly) and the voiced bilabial burst of b; the
+# mouth opens before an utterance starts (anticipation) and stays open in a pause after a vowel,
+# with nothing heard.
+#
+# </details>
 
 # %% [markdown]
 # ## 3. Phones → visemes
@@ -199,6 +207,14 @@ plt.show()
 # %% [markdown]
 # *Question:* which visemes cluster, and which overlap? Remember that a frame's viseme label
 # is itself ambiguous (coarticulation: the lips move towards the next sound early).
+#
+# <details><summary>Answer</summary>
+#
+# Visemes with distinctive lip shapes separate (PBM closed, OO rounded, AA open); those made
+# inside the mouth (ALV, KG, L, TH) overlap, because the lips barely show them: a lip reader
+# cannot tell t from k.
+#
+# </details>
 
 # %% [markdown]
 # ## 5. Cross-attention: the speech looks at the lips

@@ -154,6 +154,14 @@ viz.audio_table(waves)
 # *Question:* where do the two enhanced spectrograms differ most: in the pauses of the target,
 # or inside its words? Which would you expect the lips to fix?
 #
+# <details><summary>Answer</summary>
+#
+# Lips tell when the target speaks and roughly what: they should help most in the pauses (a
+# closed mouth says the energy there is noise) and at onsets, less inside the words, where the
+# audio already dominates.
+#
+# </details>
+#
 # ## 3. Across SNRs
 #
 # Move the slider: each position enhances the same utterance at another SNR (computed when you
@@ -177,6 +185,13 @@ viz.value_slider(draw_snr, snrs, description="SNR (dB)", value=0.0);
 # %% [markdown]
 # *Question:* at which SNR would you expect the video to matter most, and why? (At high SNR the
 # audio already tells everything; at very low SNR a small prior may not use the video well.)
+#
+# <details><summary>Answer</summary>
+#
+# In between, around 0 to -5 dB: at high SNR the audio suffices, at very low SNR the prior
+# cannot turn lip information into the fine spectral detail the likelihood lacks.
+#
+# </details>
 #
 # ## 4. Matched and mismatched voices
 #
@@ -229,6 +244,14 @@ print(f"AV-UDiffSE+ minus UDiffSE+: {gain:+.2f} ± {half:.2f} dB SI-SDR over {le
 # %% [markdown]
 # *Question:* does the interval of the paired gain contain zero? What would you need to change
 # to know (more mixtures, more seeds, a bigger prior)?
+#
+# <details><summary>Answer</summary>
+#
+# With a handful of mixtures it usually does. A paired interval shrinks with the square root of
+# the number of mixtures: to resolve a 1 dB effect with a per-mixture spread of 2 dB needs about
+# 16-20 mixtures, plus seeds averaged per mixture.
+#
+# </details>
 #
 # ## 6. The full table
 #

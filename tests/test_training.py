@@ -260,3 +260,24 @@ def test_cpu_bf16_autocast_speed_perturbation_and_lr_schedule():
     assert tr.lr_at(999) == pytest.approx(1e-4, rel=1e-3)
     with pytest.raises(ValueError, match="fp16"):
         Trainer(make_net(av=False), Synthetic(video=False), TrainConfig(amp="fp16"), device="cpu")
+
+
+def test_snr_loss_weight_emphasises_large_t_and_keeps_the_noise_loss_by_default():
+    from udiffse_lite.sde import OUVESDE
+    from udiffse_lite.training import loss_weight
+
+    sde = OUVESDE()
+    t = torch.tensor([0.03, 0.5, 1.0])
+    torch.testing.assert_close(loss_weight(sde, t, "noise"), torch.ones(3))
+    w = loss_weight(sde, t, "snr")
+    assert w[0] == pytest.approx(1.0, abs=0.01) and w[2] == pytest.approx(1 + (0.389 / 0.223) ** 2, rel=0.02)
+    with pytest.raises(ValueError, match="loss_weight"):
+        TrainConfig(loss_weight="x0")
+    # with equal per-sample errors the weighted loss equals the plain one (a weighted mean)
+    net = make_net(av=False)
+    g = torch.Generator().manual_seed(0)
+    s = torch.complex(torch.randn(4, 256, 32, generator=g), torch.randn(4, 256, 32, generator=g)) * 0.1
+    tt = torch.full((4,), 0.5)
+    a = dsm_loss(net, sde, s, None, torch.Generator().manual_seed(1), t=tt)
+    b = dsm_loss(net, sde, s, None, torch.Generator().manual_seed(1), t=tt, weight="snr")
+    torch.testing.assert_close(a, b)

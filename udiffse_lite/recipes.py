@@ -59,14 +59,23 @@ RECIPES: dict[str, Recipe] = {
                           ckpt_every=100, snapshot_every=1000),
                       "2-core CPU, bf16 autocast (AMX), speed perturbation +-15 % for voice diversity, cosine "
                       "decay; warm-started from tiny-ao-v1 (--init-from)"),
+    "tiny-av-film1": Recipe("tiny", "film",
+                            _tc(batch_size=8, crop_frames=128, lr=2e-4, steps=5000, ema_decay=0.999, p_uncond=0.2,
+                                amp="bf16", speed_perturb=0.15, lr_warmup=100, lr_decay="cosine", cond_lr_mult=3.0,
+                                val_every=500, ckpt_every=100, snapshot_every=1000),
+                            "stage 1 of tiny-av: time-aligned FiLM from the lip features, 20 % condition dropout, "
+                            "the noise-prediction loss; warm-started from tiny-ao-v1 (--init-from). After 2,000 "
+                            "steps its loss was the same with the true, wrong or no video: it did not look"),
     "tiny-av": Recipe("tiny", "film",
-                      _tc(batch_size=8, crop_frames=128, lr=2e-4, steps=5000, ema_decay=0.999, p_uncond=0.2,
-                          amp="bf16", speed_perturb=0.15, lr_warmup=100, lr_decay="cosine", cond_lr_mult=3.0,
-                          val_every=500, ckpt_every=100, snapshot_every=1000),
+                      _tc(batch_size=8, crop_frames=128, lr=2e-4, steps=3000, ema_decay=0.999, p_uncond=0.2,
+                          amp="bf16", speed_perturb=0.15, lr_warmup=50, lr_decay="cosine", cond_lr_mult=10.0,
+                          loss_weight="snr", val_every=500, ckpt_every=100, snapshot_every=500),
                       "time-aligned FiLM from the lip features (the cross-attention of the papers has no "
                       "notion of which video frame belongs to which audio frame, and on this corpus never "
                       "learned to look); 20 % condition dropout so the same prior runs audio-only and with "
-                      "classifier-free guidance; warm-started from tiny-ao-v1 (--init-from)"),
+                      "classifier-free guidance; the loss weighted by 1 + sigma^2/mu^2 (more weight at large t, "
+                      "where lips help) and 10x learning rate on the FiLM blocks; warm-started from "
+                      "tiny-av-film1 (--init-from its last.pt)"),
     "tiny-av-xattn": Recipe("tiny", "cross_attention",
                             _tc(batch_size=8, crop_frames=128, lr=2e-4, steps=2000, ema_decay=0.999, p_uncond=0.1,
                                 val_every=250, ckpt_every=250),
