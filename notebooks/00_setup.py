@@ -167,13 +167,28 @@ fig, axes = viz.compare_spectrograms({"noisy": mix["x"], "clean": mix["s"]}, sr=
 # %% [markdown]
 # ## Exercises
 #
-# 1. The mixture above is at 0 dB *active-speech* SNR. Compute the *global* SNR
-#    $10\log_{10}\big(\sum_n s[n]^2 / \sum_n n[n]^2\big)$ of `mix["s"]` and `mix["n"]`.
-#    Is it higher or lower than 0 dB, and why?
-# 2. Load `"mismatched-1"` and plot its spectrogram next to `"matched-1"` with
-#    `viz.compare_spectrograms`. What differs between the two voices?
-#
 # Solutions: `udiffse_lite.exercises.ch00`.
+#
+# Each exercise is posed, then left to you in an empty cell; the reference solutions follow
+# at the end of the section.
+
+# %% [markdown]
+# **Exercise 1.** The mixture above is at 0 dB *active-speech* SNR. Compute the *global* SNR
+# $10\log_{10}\big(\sum_n s[n]^2 / \sum_n n[n]^2\big)$ of `mix["s"]` and `mix["n"]`.
+# Is it higher or lower than 0 dB, and why?
+
+# %%
+# Your solution to exercise 1
+
+# %% [markdown]
+# **Exercise 2.** Load `"mismatched-1"` and plot its spectrogram next to `"matched-1"` with
+# `viz.compare_spectrograms`. What differs between the two voices?
+
+# %%
+# Your solution to exercise 2
+
+# %% [markdown]
+# ### Reference solutions
 
 # %%
 # NBVAL_CHECK_OUTPUT

@@ -222,12 +222,32 @@ fig, axes = viz.compare_spectrograms(
 # %% [markdown]
 # ## Exercises
 #
-# 1. Write `n_frames(n_samples, hop)`, the number of centred STFT frames of a waveform, and check
-#    it against `spectral.stft`. (Solution: `ch01.n_frames`.)
-# 2. Write `compress_with(c, alpha, beta)` for any exponent; verify that $\alpha = 1$, $\beta = 1$
-#    is the identity. (Solution: `ch01.compress_with`.)
-# 3. Measure the dynamic range of $|S|$ in dB for $\alpha \in \{0.25, 0.5, 1\}$: what law do you
-#    observe? (Solution: `ch01.dynamic_range_db`.)
+# Each exercise is posed, then left to you in an empty cell; the reference solutions follow
+# at the end of the section.
+
+# %% [markdown]
+# **Exercise 1.** Write `n_frames(n_samples, hop)`, the number of centred STFT frames of a waveform, and check
+# it against `spectral.stft`. (Solution: `ch01.n_frames`.)
+
+# %%
+# Your solution to exercise 1
+
+# %% [markdown]
+# **Exercise 2.** Write `compress_with(c, alpha, beta)` for any exponent; verify that $\alpha = 1$, $\beta = 1$
+# is the identity. (Solution: `ch01.compress_with`.)
+
+# %%
+# Your solution to exercise 2
+
+# %% [markdown]
+# **Exercise 3.** Measure the dynamic range of $|S|$ in dB for $\alpha \in \{0.25, 0.5, 1\}$: what law do you
+# observe? (Solution: `ch01.dynamic_range_db`.)
+
+# %%
+# Your solution to exercise 3
+
+# %% [markdown]
+# ### Reference solutions
 
 # %%
 # NBVAL_CHECK_OUTPUT

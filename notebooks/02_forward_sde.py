@@ -223,11 +223,26 @@ viz.audio_table({f"t = {t}": spectral.to_wave(s_at(t) * NF, len(y)) for t in (0.
 # %% [markdown]
 # ## Exercises
 #
-# 1. Without the closed form, integrate $\dot v = -2\theta v + g(t)^2$ numerically and compare
-#    with `sde.std(t)**2`. (Solution: `ch02.variance_by_ode`.)
-# 2. For a bin of power $P = \mathbb{E}|s|^2$, find the time at which signal and noise are equally
-#    strong, $\mu_t^2 P = \sigma_t^2$. When does this happen for the loudest bins ($P = 1$) and for
-#    bins 40 dB below ($P = 10^{-4}$)? (Solution: `ch02.time_of_unit_snr`.)
+# Each exercise is posed, then left to you in an empty cell; the reference solutions follow
+# at the end of the section.
+
+# %% [markdown]
+# **Exercise 1.** Without the closed form, integrate $\dot v = -2\theta v + g(t)^2$ numerically and compare
+# with `sde.std(t)**2`. (Solution: `ch02.variance_by_ode`.)
+
+# %%
+# Your solution to exercise 1
+
+# %% [markdown]
+# **Exercise 2.** For a bin of power $P = \mathbb{E}|s|^2$, find the time at which signal and noise are equally
+# strong, $\mu_t^2 P = \sigma_t^2$. When does this happen for the loudest bins ($P = 1$) and for
+# bins 40 dB below ($P = 10^{-4}$)? (Solution: `ch02.time_of_unit_snr`.)
+
+# %%
+# Your solution to exercise 2
+
+# %% [markdown]
+# ### Reference solutions
 
 # %%
 # NBVAL_CHECK_OUTPUT

@@ -279,11 +279,26 @@ fig, slider = viz.value_slider(draw_guess, [0.05, 0.1, 0.2, 0.4, 0.7, 1.0], desc
 # %% [markdown]
 # ## Exercises
 #
-# 1. Show that the optimal network for a Gaussian prior leaves the loss
-#    $\mu_t^2 v/(\mu_t^2 v + \sigma_t^2)$, and check it by Monte Carlo.
-#    (Solution: `ch03.gaussian_dsm_floor`, `ch03.dsm_loss_at`.)
-# 2. Train with $t$ drawn only from $[0.5, 1]$. What happens to the loss at $t = 0.1$, and what
-#    would that do to the fine detail of generated speech?
+# Each exercise is posed, then left to you in an empty cell; the reference solutions follow
+# at the end of the section.
+
+# %% [markdown]
+# **Exercise 1.** Show that the optimal network for a Gaussian prior leaves the loss
+# $\mu_t^2 v/(\mu_t^2 v + \sigma_t^2)$, and check it by Monte Carlo.
+# (Solution: `ch03.gaussian_dsm_floor`, `ch03.dsm_loss_at`.)
+
+# %%
+# Your solution to exercise 1
+
+# %% [markdown]
+# **Exercise 2.** Train with $t$ drawn only from $[0.5, 1]$. What happens to the loss at $t = 0.1$, and what
+# would that do to the fine detail of generated speech?
+
+# %%
+# Your solution to exercise 2
+
+# %% [markdown]
+# ### Reference solutions
 
 # %%
 # NBVAL_CHECK_OUTPUT

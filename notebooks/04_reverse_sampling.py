@@ -258,11 +258,26 @@ viz.audio_table({"generated": y_gen})
 # %% [markdown]
 # ## Exercises
 #
-# 1. The **probability-flow ODE** $\mathrm{d}s = [f - \tfrac12 g^2 \nabla\log p_t]\,\mathrm{d}t$ has
-#    the same marginals as the SDE, without noise. Write one Euler step of it and a sampler,
-#    and check it on the Gaussian prior. (Solution: `ch04.probability_flow_step`, `ch04.ode_sample`.)
-# 2. Start the sampler from $\sigma_1 z$ but with the wrong $\sigma$ (say $2\sigma_1$). How much of
-#    the error does the sampler forget by $t = 0$?
+# Each exercise is posed, then left to you in an empty cell; the reference solutions follow
+# at the end of the section.
+
+# %% [markdown]
+# **Exercise 1.** The **probability-flow ODE** $\mathrm{d}s = [f - \tfrac12 g^2 \nabla\log p_t]\,\mathrm{d}t$ has
+# the same marginals as the SDE, without noise. Write one Euler step of it and a sampler,
+# and check it on the Gaussian prior. (Solution: `ch04.probability_flow_step`, `ch04.ode_sample`.)
+
+# %%
+# Your solution to exercise 1
+
+# %% [markdown]
+# **Exercise 2.** Start the sampler from $\sigma_1 z$ but with the wrong $\sigma$ (say $2\sigma_1$). How much of
+# the error does the sampler forget by $t = 0$?
+
+# %%
+# Your solution to exercise 2
+
+# %% [markdown]
+# ### Reference solutions
 
 # %%
 # NBVAL_CHECK_OUTPUT

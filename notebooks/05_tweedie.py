@@ -209,10 +209,25 @@ fig, slider = viz.step_slider(rec, show_tweedie=True)
 # %% [markdown]
 # ## Exercises
 #
-# 1. Derive the posterior variance $v\sigma_t^2/(\mu_t^2 v + \sigma_t^2)$ of the Gaussian case and
-#    check it by Monte Carlo. (Solution: `ch05.gaussian_posterior_variance`.)
-# 2. Repeat the trajectory with `SamplerConfig(tweedie_mu=False)` (the reference code's estimate).
-#    By what factor are the early estimates too small?
+# Each exercise is posed, then left to you in an empty cell; the reference solutions follow
+# at the end of the section.
+
+# %% [markdown]
+# **Exercise 1.** Derive the posterior variance $v\sigma_t^2/(\mu_t^2 v + \sigma_t^2)$ of the Gaussian case and
+# check it by Monte Carlo. (Solution: `ch05.gaussian_posterior_variance`.)
+
+# %%
+# Your solution to exercise 1
+
+# %% [markdown]
+# **Exercise 2.** Repeat the trajectory with `SamplerConfig(tweedie_mu=False)` (the reference code's estimate).
+# By what factor are the early estimates too small?
+
+# %%
+# Your solution to exercise 2
+
+# %% [markdown]
+# ### Reference solutions
 
 # %%
 # NBVAL_CHECK_OUTPUT

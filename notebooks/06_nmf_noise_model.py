@@ -318,11 +318,31 @@ viz.value_slider(show_rank, ranks, description="rank", value=4);
 #
 # Solutions: `udiffse_lite/exercises/ch06.py` (import with `from udiffse_lite.exercises import ch06`).
 #
-# 1. Write the IS divergence yourself and check its scale invariance for three values of `a`.
-# 2. Write one multiplicative update as a function `(P, W, H, exponent) -> (W, H)` without
-#    looking above, and check it against `ul.nmf.NMF.update`.
-# 3. Write `divergence_per_rank(P, ranks, n_iter)` and use it to find the smallest rank that
-#    gets within 10 % of the rank-8 divergence for each noise. Try `"traffic"` and `"clatter"`.
+# Each exercise is posed, then left to you in an empty cell; the reference solutions follow
+# at the end of the section.
+
+# %% [markdown]
+# **Exercise 1.** Write the IS divergence yourself and check its scale invariance for three values of `a`.
+
+# %%
+# Your solution to exercise 1
+
+# %% [markdown]
+# **Exercise 2.** Write one multiplicative update as a function `(P, W, H, exponent) -> (W, H)` without
+# looking above, and check it against `ul.nmf.NMF.update`.
+
+# %%
+# Your solution to exercise 2
+
+# %% [markdown]
+# **Exercise 3.** Write `divergence_per_rank(P, ranks, n_iter)` and use it to find the smallest rank that
+# gets within 10 % of the rank-8 divergence for each noise. Try `"traffic"` and `"clatter"`.
+
+# %%
+# Your solution to exercise 3
+
+# %% [markdown]
+# ### Reference solutions
 
 # %%
 # Exercise 1, checked with the solution

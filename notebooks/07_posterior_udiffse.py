@@ -380,12 +380,37 @@ plt.show()
 #
 # Solutions: `udiffse_lite/exercises/ch07.py`.
 #
-# 1. Derive `MMSE (1 + 1/b)`: write `wiener_bound(vs, V, b)` and check that the mean of `b`
-#    samples drawn from the exact Gaussian posterior has that error.
-# 2. Compute the pseudo-likelihood gradient with `torch.autograd` (mind the factor 2).
-# 3. Derive the exact `grad log p(X | S_t)` for the Gaussian prior (hint: `S | S_t` is Gaussian)
-#    and pass it as `likelihood=` to `posterior_sample`.
-# 4. Run UDiffSE with `em_iters=1` (no likelihood at all: what do you get?) and with 5.
+# Each exercise is posed, then left to you in an empty cell; the reference solutions follow
+# at the end of the section.
+
+# %% [markdown]
+# **Exercise 1.** Derive `MMSE (1 + 1/b)`: write `wiener_bound(vs, V, b)` and check that the mean of `b`
+# samples drawn from the exact Gaussian posterior has that error.
+
+# %%
+# Your solution to exercise 1
+
+# %% [markdown]
+# **Exercise 2.** Compute the pseudo-likelihood gradient with `torch.autograd` (mind the factor 2).
+
+# %%
+# Your solution to exercise 2
+
+# %% [markdown]
+# **Exercise 3.** Derive the exact `grad log p(X | S_t)` for the Gaussian prior (hint: `S | S_t` is Gaussian)
+# and pass it as `likelihood=` to `posterior_sample`.
+
+# %%
+# Your solution to exercise 3
+
+# %% [markdown]
+# **Exercise 4.** Run UDiffSE with `em_iters=1` (no likelihood at all: what do you get?) and with 5.
+
+# %%
+# Your solution to exercise 4
+
+# %% [markdown]
+# ### Reference solutions
 
 # %%
 # Exercise 1, checked by sampling the exact posterior directly

@@ -263,12 +263,32 @@ viz.step_slider(rec, title="UDiffSE+ (posterior-score), chain 0");
 #
 # Solutions: `udiffse_lite/exercises/ch08.py`.
 #
-# 1. Write Tweedie's estimate with and without the `/ mu_t`. By what factor is the reference
-#    code's estimate too small at `t = 1`? Run `ul.enhance(..., tweedie_mu=False)` and compare.
-# 2. Write the number of network evaluations of both methods as a function of `n_steps`,
-#    `em_iters` and whether the corrector runs (`SamplerConfig(corrector=False)` halves it).
-# 3. List the steps at which UDiffSE+ updates the NMF for `k = 2` and `k = 5`; try `k=5` on the
-#    example above (`ul.enhance(..., k=5)`): does the quality change?
+# Each exercise is posed, then left to you in an empty cell; the reference solutions follow
+# at the end of the section.
+
+# %% [markdown]
+# **Exercise 1.** Write Tweedie's estimate with and without the `/ mu_t`. By what factor is the reference
+# code's estimate too small at `t = 1`? Run `ul.enhance(..., tweedie_mu=False)` and compare.
+
+# %%
+# Your solution to exercise 1
+
+# %% [markdown]
+# **Exercise 2.** Write the number of network evaluations of both methods as a function of `n_steps`,
+# `em_iters` and whether the corrector runs (`SamplerConfig(corrector=False)` halves it).
+
+# %%
+# Your solution to exercise 2
+
+# %% [markdown]
+# **Exercise 3.** List the steps at which UDiffSE+ updates the NMF for `k = 2` and `k = 5`; try `k=5` on the
+# example above (`ul.enhance(..., k=5)`): does the quality change?
+
+# %%
+# Your solution to exercise 3
+
+# %% [markdown]
+# ### Reference solutions
 
 # %%
 sde = ul.OUVESDE()

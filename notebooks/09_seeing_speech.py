@@ -376,11 +376,31 @@ for j, g, bb in rows:
 #
 # Solutions: `udiffse_lite/exercises/ch09.py`.
 #
-# 1. Write `speech_envelope(s, sr, fps)`: the speech level in dB of each video frame's interval.
-# 2. Write `best_lag(a, b, max_lag)`: the lag maximising the correlation of `a[k]` and
-#    `b[k + lag]`. Does the sound lead or follow the mouth? Try the other examples.
-# 3. Write `attention_map(block, h, v)`. Then set `UNetConfig(attn_unscaled=True)` on a random
-#    block with `d = 256`: how peaked are the softmax rows without the `1/√d`?
+# Each exercise is posed, then left to you in an empty cell; the reference solutions follow
+# at the end of the section.
+
+# %% [markdown]
+# **Exercise 1.** Write `speech_envelope(s, sr, fps)`: the speech level in dB of each video frame's interval.
+
+# %%
+# Your solution to exercise 1
+
+# %% [markdown]
+# **Exercise 2.** Write `best_lag(a, b, max_lag)`: the lag maximising the correlation of `a[k]` and
+# `b[k + lag]`. Does the sound lead or follow the mouth? Try the other examples.
+
+# %%
+# Your solution to exercise 2
+
+# %% [markdown]
+# **Exercise 3.** Write `attention_map(block, h, v)`. Then set `UNetConfig(attn_unscaled=True)` on a random
+# block with `d = 256`: how peaked are the softmax rows without the `1/√d`?
+
+# %%
+# Your solution to exercise 3
+
+# %% [markdown]
+# ### Reference solutions
 
 # %%
 for name in list_examples():

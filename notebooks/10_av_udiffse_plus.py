@@ -269,12 +269,32 @@ display(Markdown(committed.read_text()))
 #
 # Solutions: `udiffse_lite/exercises/ch10.py`.
 #
-# 1. Write `mix_at_snr(s, n, snr_db)` with a *global* SNR and compare with `noisy_example`, which
-#    measures the speech power on active frames only: which gives the harder mixture?
-# 2. Write `paired_gain(a, b)`, the mean and 95 % interval of `b − a` over the same utterances.
-#    Why is it narrower than the two unpaired intervals?
-# 3. Write `table_markdown(rows)`, then add the `reference` schedule (`ul.enhance(...,
-#    schedule="reference")`) as two more rows of the live table.
+# Each exercise is posed, then left to you in an empty cell; the reference solutions follow
+# at the end of the section.
+
+# %% [markdown]
+# **Exercise 1.** Write `mix_at_snr(s, n, snr_db)` with a *global* SNR and compare with `noisy_example`, which
+# measures the speech power on active frames only: which gives the harder mixture?
+
+# %%
+# Your solution to exercise 1
+
+# %% [markdown]
+# **Exercise 2.** Write `paired_gain(a, b)`, the mean and 95 % interval of `b − a` over the same utterances.
+# Why is it narrower than the two unpaired intervals?
+
+# %%
+# Your solution to exercise 2
+
+# %% [markdown]
+# **Exercise 3.** Write `table_markdown(rows)`, then add the `reference` schedule (`ul.enhance(...,
+# schedule="reference")`) as two more rows of the live table.
+
+# %%
+# Your solution to exercise 3
+
+# %% [markdown]
+# ### Reference solutions
 
 # %%
 # NBVAL_CHECK_OUTPUT
