@@ -8,7 +8,7 @@ the `valid` split x every test-noise type x {-5, 0, 5} dB, and the real-time fac
 second of audio, after a warm-up, model loading excluded). Prints a markdown table; ``--out``
 writes ``<out>.md`` and a plot of gain against RTF (``<out>.png``). Run it alone on a quiet machine.
 
-Notebook: 08_udiffse_plus.ipynb
+Notebook: 09_udiffse_plus.ipynb
 """
 from __future__ import annotations
 

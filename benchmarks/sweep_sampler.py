@@ -9,7 +9,7 @@ an AV prior), printing a markdown table of mean SI-SDR / PESQ-WB / ESTOI *gains*
 on the `valid` split x every test-noise type x {-5, 0, 5} dB, and how much each knob moves the
 SI-SDR gain (max - min over its values). Run it alone: it uses every core.
 
-Notebook: 08_udiffse_plus.ipynb
+Notebook: 09_udiffse_plus.ipynb
 """
 from __future__ import annotations
 

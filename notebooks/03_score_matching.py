@@ -80,7 +80,7 @@ sde = OUVESDE()
 # score of $\mathcal{CN}(0, v)$ (density $\propto e^{-|s|^2/v}$, real and imaginary parts each of
 # variance $v/2$) is exactly $-s/v$. The gradient with respect to the real pair
 # $(\mathrm{Re}\,s, \mathrm{Im}\,s)$, read as a complex number, is twice that, $-2s/v$:
-# `torch.autograd` returns this real-pair gradient, which is why chapter 07 halves it.
+# `torch.autograd` returns this real-pair gradient, which is why chapter 08 halves it.
 #
 # Vincent (2011) showed that regressing a network onto this *conditional* score, averaged over
 # clean speech $s$, $t \sim \mathcal U(t_\varepsilon, 1)$ and $z$, has the same minimiser as

@@ -191,7 +191,7 @@ viz.audio_table({"noisy state / mu_t": spectral.to_wave((s_t / sde.mean_factor(t
 # ## Tweedie along a reverse trajectory
 #
 # During sampling, every step already evaluates the score, so $\hat s_0$ comes for free. UDiffSE+
-# (chapter 08) uses exactly these estimates to update its noise model during the single reverse
+# (chapter 09) uses exactly these estimates to update its noise model during the single reverse
 # pass. Here they are for an unconditional sample: early estimates are blurry averages, later ones
 # commit to details.
 

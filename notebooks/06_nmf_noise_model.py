@@ -361,5 +361,6 @@ print({K: round(v, 1) for K, v in per_rank.items()})
 # - watched the divergence fall to a floor set by the randomness of one recording;
 # - found that stationary noises need rank 1 while babble keeps using more.
 #
-# Next, [07 · Posterior sampling and UDiffSE](07_posterior_udiffse.ipynb) puts this noise
-# model next to a diffusion prior for speech and alternates between them.
+# Next, [07 · Measuring enhancement](07_evaluation.ipynb) sets up the yardsticks; then
+# [08 · Posterior sampling and UDiffSE](08_posterior_udiffse.ipynb) puts this noise model next
+# to a diffusion prior for speech and alternates between them.

@@ -23,7 +23,7 @@ real settings on short audio, feasible on a 2-core CPU) into ``book/chapters/``
 ``~/.cache/udiffse_lite/book`` (``UDIFFSE_BOOK_CACHE``), keyed on the chapter's
 source, the package version and a digest of its code and checkpoint registry,
 and the size: an unchanged chapter is not re-run. After the build the numbers
-the text relies on are checked (:data:`CLAIMS`): chapter 10 must show both
+the text relies on are checked (:data:`CLAIMS`): chapter 11 must show both
 priors improving SI-SDR, or the build fails. ``test`` (nbval) runs in fast mode.
 """
 from __future__ import annotations
@@ -441,9 +441,9 @@ def toc_chapters() -> list[str]:
 
 
 # Claims the executed book must support: chapter -> (regex over its printed outputs, what it says).
-# Chapter 10 prints "mean SI-SDR gain over the input: tiny-ao +X dB, tiny-av +Y dB".
+# Chapter 11 prints "mean SI-SDR gain over the input: tiny-ao +X dB, tiny-av +Y dB".
 CLAIMS = {
-    "10_av_udiffse_plus": (r"mean SI-SDR gain over the input: tiny-ao ([-+0-9.]+) dB, tiny-av ([-+0-9.]+) dB",
+    "11_av_udiffse_plus": (r"mean SI-SDR gain over the input: tiny-ao ([-+0-9.]+) dB, tiny-av ([-+0-9.]+) dB",
                            "both priors improve SI-SDR on average"),
 }
 

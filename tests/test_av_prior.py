@@ -16,6 +16,9 @@ def _wrong_lips(lips_other: np.ndarray, n: int) -> np.ndarray:
     return np.resize(lips_other, (n, *lips_other.shape[1:]))
 
 
+@pytest.mark.xfail(strict=True, reason="issue 8: the shipped tiny-av does not look at the lips yet (another "
+                   "utterance's lips enhance as well as the true ones); strict, so that a prior that learns to "
+                   "look turns this into a failure that asks for the marker to go")
 def test_true_lips_beat_another_utterances_lips(av):
     """Every built-in example at -5 dB (white and babble), fixed seeds: AV-UDiffSE+ given the true
     lips must beat the same prior given the lips of another example, on average. The first shipped

@@ -101,7 +101,7 @@ def test_every_notebook_reference_in_the_package_resolves():
 
 
 def test_book_checks_find_remote_scripts_and_false_claims(tmp_path):
-    """The book build fails on a page that loads a script from the network, and on a chapter 10
+    """The book build fails on a page that loads a script from the network, and on a chapter 11
     whose printed gains contradict its text."""
     import importlib.util
     from pathlib import Path
@@ -123,7 +123,7 @@ def test_book_checks_find_remote_scripts_and_false_claims(tmp_path):
         nb.cells = [cell]
         return nb
 
-    name = "10_av_udiffse_plus"
+    name = "11_av_udiffse_plus"
     assert nbcheck.book_claims(chapter("mean SI-SDR gain over the input: tiny-ao +3.1 dB, tiny-av +4.0 dB\n"),
                                name) == []
     assert "false" in nbcheck.book_claims(

@@ -5,7 +5,7 @@ no training pairs: a noise power tracker (minimum statistics: the noise floor is
 the minimum of the smoothed periodogram over a sliding window of about 1.5 s,
 corrected for the minimum's bias) feeding a decision-directed Wiener gain.
 
-Notebook: 10_av_udiffse_plus.ipynb
+Notebook: 07_evaluation.ipynb, 11_av_udiffse_plus.ipynb
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def wiener_minstats(y, sr: int = spectral.SR, window_s: float = 1.5, alpha_smoot
     Returns:
         (L,) float32 enhanced waveform.
 
-    Notebook: 10_av_udiffse_plus.ipynb
+    Notebook: 07_evaluation.ipynb, 11_av_udiffse_plus.ipynb
     """
     from .samplers import check_waveform
 

@@ -4,7 +4,7 @@ Mixes the built-in utterances with test noises the priors never saw, enhances
 each mixture with UDiffSE+ using the audio-only and the audio-visual teaching
 priors, and writes the wavs, a spectrogram figure and a metrics table.
 
-Notebook: 10_av_udiffse_plus.ipynb
+Notebook: 11_av_udiffse_plus.ipynb
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def run_demo(out: Path, n_steps: int = 30, n_samples: int = 2, seed: int = 0,
              mixtures=DEMO_MIXTURES) -> list[dict]:
     """Run the demo; returns one row of metrics per (mixture, system).
 
-    Notebook: 10_av_udiffse_plus.ipynb
+    Notebook: 11_av_udiffse_plus.ipynb
     """
     import matplotlib
 

@@ -8,7 +8,7 @@ mean +- 95 % interval over the mixtures of a condition (split x SNR).
 
     python -m udiffse_lite evaluate --corpus data/corpus --out udiffse_lite/assets/table1.md
 
-Notebook: 10_av_udiffse_plus.ipynb
+Notebook: 11_av_udiffse_plus.ipynb
 """
 from __future__ import annotations
 
@@ -98,7 +98,7 @@ def evaluate(corpus: str, conditions: list[Condition], systems: list[System], n_
     Returns:
         ``{condition label: {system name: {"SI-SDR": [...], ..., "rtf": [...]}}}`` plus ``"_params"``.
 
-    Notebook: 10_av_udiffse_plus.ipynb
+    Notebook: 11_av_udiffse_plus.ipynb
     """
     from tqdm.auto import tqdm
 
@@ -248,7 +248,7 @@ def validation_mixtures(corpus: str, snrs=(-5, 0, 5), seconds: float | None = 3.
         Mixture dicts as :func:`udiffse_lite.data.make_test_mixtures`, with ``lips`` as
         (T_v, 88, 88) uint8 frames.
 
-    Notebook: 10_av_udiffse_plus.ipynb
+    Notebook: 11_av_udiffse_plus.ipynb
     """
     from .data.corpus import load_metadata
     from .data.mix import make_test_mixtures
@@ -298,7 +298,7 @@ def score_mixtures(prior, mixtures: list[dict], *, video: str = "none", seed: in
         ``{"si_sdr": mean gain dB, "pesq": mean PESQ-WB gain, "estoi": mean gain, "per_mixture":
         [SI-SDR gains], "rtf": wall time per second of audio}``.
 
-    Notebook: 10_av_udiffse_plus.ipynb
+    Notebook: 11_av_udiffse_plus.ipynb
     """
     from . import metrics
     from .samplers import enhance

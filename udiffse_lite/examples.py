@@ -87,7 +87,7 @@ def load_noise(kind: str = "babble", n_samples: int | None = None, seed: int = 0
     Returns:
         (n_samples,) float32 with unit RMS (``NOISE_SECONDS`` long by default).
 
-    Notebook: 10_av_udiffse_plus.ipynb
+    Notebook: 11_av_udiffse_plus.ipynb
     """
     from .audio import load_audio
     from .data.noise import make_noise
@@ -108,7 +108,7 @@ def noisy_example(name: str = "matched-1", noise: str = "babble", snr_db: float 
         dict with ``x`` (noisy), ``s`` (clean, scaled as in ``x``), ``n``, ``sr``, ``lips``,
         ``text``, ``voice``, ``snr_db``, ``noise``.
 
-    Notebook: 10_av_udiffse_plus.ipynb
+    Notebook: 11_av_udiffse_plus.ipynb
     """
     from .data.mix import mix
 
@@ -123,7 +123,7 @@ def noisy_example(name: str = "matched-1", noise: str = "babble", snr_db: float 
 def build_examples(out: Path = ASSETS, seed: int = 0) -> Path:
     """Regenerate the shipped examples with the offline speech engines (deterministic).
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
     import soundfile as sf
 

@@ -5,7 +5,7 @@ reference code's projection formula and *narrow-band* raw P.862 PESQ, while
 SGMSE / FlowAVSE report *wide-band* PESQ. Inputs are 1-D numpy arrays or
 torch tensors (any float dtype); lengths must agree unless ``trim=True``.
 
-Notebook: 07_posterior_udiffse.ipynb
+Notebook: 07_evaluation.ipynb
 """
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def si_sdr(est, ref, mode: str = "mean_removed", trim: bool = False, eps: float 
     Returns:
         SI-SDR in dB (float).
 
-    Notebook: 07_posterior_udiffse.ipynb
+    Notebook: 07_evaluation.ipynb
     """
     if mode not in ("mean_removed", "projection"):
         raise ValueError(f"mode must be 'mean_removed' or 'projection', got {mode!r}")
@@ -109,7 +109,7 @@ def pesq(est, ref, sr: int, mode: str = "wb", trim: bool = False) -> float:
         ValueError: unknown mode, mismatched lengths, or a signal shorter than 0.25 s
             (PESQ needs enough speech to align).
 
-    Notebook: 07_posterior_udiffse.ipynb
+    Notebook: 07_evaluation.ipynb
     """
     if mode not in ("wb", "nb"):
         raise ValueError(f"mode must be 'wb' (wide-band, 16 kHz) or 'nb' (narrow-band, 8 kHz), got {mode!r}")
@@ -133,7 +133,7 @@ def estoi(est, ref, sr: int, trim: bool = False) -> float:
     Args:
         est, ref: (L,) waveforms at ``sr`` Hz (pystoi resamples to 10 kHz internally).
 
-    Notebook: 07_posterior_udiffse.ipynb
+    Notebook: 07_evaluation.ipynb
     """
     est, ref = _pair(est, ref, trim)
     if len(ref) < 0.4 * sr:
@@ -159,7 +159,7 @@ def rtf(fn: Callable[[], object], audio_seconds: float, warmup: int = 1, repeats
         repeats: timed calls (the median is returned).
         device: a torch device (or string) to synchronise; None detects CUDA use automatically.
 
-    Notebook: 07_posterior_udiffse.ipynb
+    Notebook: 07_evaluation.ipynb
     """
     if audio_seconds <= 0:
         raise ValueError(f"audio_seconds must be positive, got {audio_seconds}")
@@ -192,7 +192,7 @@ def mean_ci(values, confidence: float = 0.95) -> tuple[float, float]:
 
     Report as ``mean ± half``. One value gives ``(value, nan)``.
 
-    Notebook: 07_posterior_udiffse.ipynb
+    Notebook: 07_evaluation.ipynb
     """
     x = np.asarray([float(v) for v in (values.detach().cpu().numpy().ravel() if hasattr(values, "detach")
                                        else np.ravel(values))])

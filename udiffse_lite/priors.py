@@ -36,7 +36,7 @@ class GaussianPrior:
         variance: (F, T) or broadcastable non-negative tensor, the per-bin variance v.
         sde: the forward SDE (default OU-VE with the package's defaults).
 
-    Notebook: 07_posterior_udiffse.ipynb
+    Notebook: 08_posterior_udiffse.ipynb
     """
 
     def __init__(self, variance: torch.Tensor, sde: OUVESDE | None = None):
@@ -122,7 +122,7 @@ class ScorePrior(torch.nn.Module):
         """Run the network in ``"fp32"``, ``"bf16"`` (autocast; fast on CPUs with AMX-BF16 and on
         recent GPUs) or ``"auto"`` (bf16 where the hardware has it). Returns ``self``.
 
-        Notebook: 08_udiffse_plus.ipynb
+        Notebook: 09_udiffse_plus.ipynb
         """
         if precision == "auto":
             precision = "bf16" if bf16_is_fast(self._device()) else "fp32"
@@ -255,7 +255,7 @@ def bf16_is_fast(device) -> bool:
     """True where bf16 matrix work is native: a CUDA GPU with bf16, or a CPU with AMX-BF16
     (or AVX512-BF16). Elsewhere bf16 autocast is emulated and slower than float32.
 
-    Notebook: 08_udiffse_plus.ipynb
+    Notebook: 09_udiffse_plus.ipynb
     """
     device = torch.device(device)
     if device.type == "cuda":

@@ -132,7 +132,7 @@ def warm_start(net, path) -> int:
     Raises:
         ValueError: the checkpoint shares no tensor with ``net`` or has tensors ``net`` lacks.
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
     import torch
 

@@ -38,7 +38,7 @@ start state); Tweedie is taken after the corrector here, after the predictor
 and likelihood step there; the estimate is refreshed every step here, every
 ``k``-th there; and NMF updates ``H`` then ``W`` here, ``W`` then ``H`` there.
 
-Notebook: 07_posterior_udiffse.ipynb, 08_udiffse_plus.ipynb
+Notebook: 08_posterior_udiffse.ipynb, 09_udiffse_plus.ipynb
 """
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ class SamplerConfig:
     The defaults are the mathematically exact or stable choices, picked by measurement
     (``benchmarks/sweep_sampler.py``); :meth:`reference` gives the reference code's choices.
 
-    Notebook: 08_udiffse_plus.ipynb
+    Notebook: 09_udiffse_plus.ipynb
     """
 
     n_steps: int = 30  # reverse steps N
@@ -94,7 +94,7 @@ class SamplerConfig:
         ``dt = 1/N``, corrector step ``(r sigma)^2``, Tweedie without ``/mu_t``, the chains' mean
         as the estimate.
 
-        Notebook: 08_udiffse_plus.ipynb
+        Notebook: 09_udiffse_plus.ipynb
         """
         base = dict(schedule="reference", lam=1.5, k=2, predictor="euler-maruyama", likelihood_step="explicit",
                     reference_dt=True, corrector_step="reference", tweedie_mu=False, start="mixture",
@@ -171,7 +171,7 @@ def pseudo_likelihood_grad(S: torch.Tensor, X: torch.Tensor, V: torch.Tensor,
         V: (F, T) noise variance.
         mu, sigma: the SDE's mean factor and std at t (scalars).
 
-    Notebook: 07_posterior_udiffse.ipynb
+    Notebook: 08_posterior_udiffse.ipynb
     """
     return (X - S / mu) / (mu * ((sigma / mu) ** 2 + V))
 
@@ -201,7 +201,7 @@ def posterior_tweedie(prior, S: torch.Tensor, prior_score: torch.Tensor, t, like
     applied to the posterior score itself compares ``X`` with the *noisy* ``S / mu_t``
     instead, and at ``t = 1`` adds noise of ``sigma_1 / mu_1 = 1.7`` times the signal's scale.
 
-    Notebook: 08_udiffse_plus.ipynb
+    Notebook: 09_udiffse_plus.ipynb
     """
     s0 = tweedie(prior, S, prior_score, t, True)
     if likelihood is None:
@@ -324,7 +324,7 @@ def posterior_sample(prior, X: torch.Tensor, V: torch.Tensor, *, cfg: SamplerCon
     Returns:
         (n_samples, F, T) complex64 posterior samples.
 
-    Notebook: 07_posterior_udiffse.ipynb
+    Notebook: 08_posterior_udiffse.ipynb
     """
     cfg = cfg or SamplerConfig()
     _check_mixture(X)
@@ -355,7 +355,7 @@ def udiffse(prior, X: torch.Tensor, *, cfg: SamplerConfig | None = None, video=N
         (F, T) complex estimate (mean of the chains of the last E-step); with
         ``return_info`` also a dict with the NMF and the samples.
 
-    Notebook: 07_posterior_udiffse.ipynb
+    Notebook: 08_posterior_udiffse.ipynb
     """
     cfg = cfg or SamplerConfig()
     _check_mixture(X)
@@ -390,7 +390,7 @@ def udiffse_plus(prior, X: torch.Tensor, *, cfg: SamplerConfig | None = None, vi
     Returns:
         (F, T) complex estimate (mean of the chains); with ``return_info`` also a dict.
 
-    Notebook: 08_udiffse_plus.ipynb
+    Notebook: 09_udiffse_plus.ipynb
     """
     cfg = cfg or SamplerConfig()
     _check_mixture(X)
@@ -417,7 +417,7 @@ def _estimate(X: torch.Tensor, S: torch.Tensor, nmf: NMF, cfg: SamplerConfig) ->
     variance refitted on the chains' residual (the posterior-mean estimate of the VAE-NMF
     methods; it keeps the mixture's phase and cannot add what the mixture lacks).
 
-    Notebook: 08_udiffse_plus.ipynb
+    Notebook: 09_udiffse_plus.ipynb
     """
     if cfg.output == "mean":
         return S.mean(0)
@@ -578,7 +578,7 @@ def enhance(y, sr: int, *, prior, method: str = "udiffse+", video=None, n_steps:
     Raises:
         ValueError: any bad input, before any work (rate, dtype, shape, video, chunking, settings).
 
-    Notebook: 08_udiffse_plus.ipynb
+    Notebook: 09_udiffse_plus.ipynb
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")

@@ -169,7 +169,7 @@ def normalise(X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
     The prior was trained on crops of a similar scale; undo with ``S * NF``.
 
-    Notebook: 07_posterior_udiffse.ipynb
+    Notebook: 08_posterior_udiffse.ipynb
     """
     NF = X.abs().amax(dim=(-2, -1), keepdim=True).clamp_min(1e-8)
     return X / NF, NF
@@ -192,7 +192,7 @@ def video_to_stft_frames(v: torch.Tensor, n_frames: int, fps: float = VIDEO_FPS,
     Returns:
         (..., T, p) features, one row per STFT frame.
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
     T_v = v.shape[-2]
     j = torch.arange(n_frames, device=v.device)

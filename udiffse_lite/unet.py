@@ -214,7 +214,7 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -
     Returns:
         (B, H, N, d).
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
     if _HAS_SDPA:
         try:
@@ -262,7 +262,7 @@ class CrossAttentionBlock(nn.Module):
         video_dim: p.
         d: attention width (the reference uses d = F_l).
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
 
     def __init__(self, ch: int, n_freq: int, video_dim: int, d: int = 0, unscaled: bool = False,
@@ -299,7 +299,7 @@ class FiLMBlock(nn.Module):
     to STFT frames by :func:`udiffse_lite.spectral.video_to_stft_frames`, then
     average-pooled to this level's time resolution). Starts as the identity.
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
 
     def __init__(self, ch: int, video_dim: int):

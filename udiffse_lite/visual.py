@@ -11,7 +11,7 @@ features are what the audio-visual prior is conditioned on.
     enc = load_lip_encoder()                     # udiffse_lite/checkpoints/lip_encoder.pt
     v = enc(frames[None])                        # (1, T_v, 64)
 
-Notebook: 09_seeing_speech.ipynb
+Notebook: 10_seeing_speech.ipynb
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ DEFAULT_CKPT = os.path.join(os.path.dirname(__file__), "checkpoints", "lip_encod
 class LipEncoderConfig:
     """Sizes of :class:`LipEncoder`.
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
 
     p: int = 64  # output feature size per video frame (the prior's cross-attention input)
@@ -67,7 +67,7 @@ class LipEncoder(nn.Module):
     Shapes:
         input ``(B, T_v, 88, 88)`` uint8 (0..255) or float (0..1); output ``(B, T_v, p)`` float32.
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
 
     def __init__(self, cfg: LipEncoderConfig | None = None):
@@ -170,7 +170,7 @@ def frame_accuracy(corpus_dir: str, encoder: LipEncoder, split: str = "test_matc
         ``{"accuracy", "majority_rate", "majority_class", "frames"}``: the majority rate is
         the accuracy of always answering the training set's most frequent viseme.
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
     if majority_class is None:
         ys = np.concatenate([y for _, y in _load_split(corpus_dir, "train", limit=400)])
@@ -211,7 +211,7 @@ def train_lip_encoder(corpus_dir: str, out_path: str = DEFAULT_CKPT, steps: int 
     Returns:
         ``{"encoder", "accuracy": {split: frame_accuracy(...)}, "params", "seconds"}``.
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
     if steps <= 0:
         raise ValueError(f"steps must be positive, got {steps}")
@@ -270,7 +270,7 @@ def _train(corpus_dir, out_path, steps, batch, clip_frames, lr, seed, cfg, progr
 def save_lip_encoder(enc: LipEncoder, path: str, meta: dict | None = None) -> None:
     """Save config, weights (float32) and metadata.
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     cfg = asdict(enc.cfg)
@@ -284,7 +284,7 @@ def load_lip_encoder(path: str = DEFAULT_CKPT) -> LipEncoder:
     Raises:
         FileNotFoundError: no checkpoint (names the command that trains one).
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
     if not os.path.exists(path):
         raise FileNotFoundError(f"no lip encoder at {path!r}: train one with "
@@ -312,7 +312,7 @@ def extract_features(corpus_dir: str, encoder: LipEncoder, out_dir: str, split: 
     Returns:
         Number of files written.
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
     from .data.corpus import SPLITS, load_metadata
     encoder.eval()

@@ -505,7 +505,7 @@ def plot_lips(frames, n: int = 8, fps: float = 25.0, ax=None, title: str | None 
     Returns:
         ``(fig, ax)``.
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
     v = _squeeze_batch(_to_numpy(frames), 3)
     if v.ndim != 3:

@@ -1,6 +1,6 @@
 """Data for the course: the offline audio-visual teaching corpus, noise, mixtures, real corpora.
 
-Notebook: 09_seeing_speech.ipynb
+Notebook: 10_seeing_speech.ipynb
 """
 from .corpus import PRESETS, SPLITS, add_cli, build_corpus, load_metadata
 from .datasets import CropDataset, UtteranceDataset

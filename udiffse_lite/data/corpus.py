@@ -19,7 +19,7 @@ other espeak-ng voices, never used for clean speech.
 The build is deterministic: every utterance draws from its own seed, so the
 result does not depend on the number of worker processes.
 
-Notebook: 09_seeing_speech.ipynb
+Notebook: 10_seeing_speech.ipynb
 """
 from __future__ import annotations
 
@@ -121,7 +121,7 @@ def finish_utterance(s: np.ndarray, phones, rng: np.random.Generator, name: str 
         RuntimeError: silent or non-finite audio, or phone timings that disagree with
             the audio length by more than 0.3 s.
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
     s = np.asarray(s, dtype=np.float64)
     if s.size < SR // 10 or not np.all(np.isfinite(s)) or np.abs(s).max() < 1e-4:
@@ -179,7 +179,7 @@ def rerender_lips(corpus_dir: str, splits=SPLITS, workers: int | None = None, pr
     Returns:
         Number of videos written.
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
     with open(os.path.join(corpus_dir, "corpus.json")) as f:
         seed = json.load(f)["seed"]
@@ -241,7 +241,7 @@ def corpus_plan(preset: str, seed: int = 0) -> list[dict]:
 
     Sentences are unique across the whole corpus, so test sentences are never heard in training.
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}: choose one of {sorted(PRESETS)}")
@@ -284,7 +284,7 @@ def build_corpus(preset: str = "small", out: str = "data/corpus", seed: int = 0,
         ValueError: unknown preset.
         RuntimeError: missing engine/voice, or an utterance that fails its checks.
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
     jobs = corpus_plan(preset, seed)
     cfg = PRESETS[preset]
@@ -360,7 +360,7 @@ def load_metadata(corpus_dir: str, split: str) -> list[dict]:
     Raises:
         FileNotFoundError: no such split table (names the command that builds one).
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
     p = os.path.join(corpus_dir, f"{split}.jsonl")
     if not os.path.exists(p):
@@ -412,7 +412,7 @@ def _cmd_lip(args) -> None:
 def add_cli(subparsers) -> None:
     """Register the ``corpus``, ``real-speech`` and ``lip-encoder`` subcommands.
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
     p = subparsers.add_parser("corpus", help="build the offline audio-visual teaching corpus")
     p.add_argument("--preset", choices=sorted(PRESETS), default="small")

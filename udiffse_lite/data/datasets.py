@@ -16,7 +16,7 @@ Items are dicts: ``{"audio": (L,) float32, "video": float32, "id": str}``;
       (``lip-encoder extract`` writes them; AV-HuBERT features in the same layout work too);
     * ``"precomputed"``: each row's own ``features`` path (rows from :mod:`udiffse_lite.data.real`).
 
-Notebook: 09_seeing_speech.ipynb
+Notebook: 10_seeing_speech.ipynb
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def load_wav(path: str) -> np.ndarray:
     Raises:
         RuntimeError: unreadable, empty, non-finite or silent file (names the file).
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
     try:
         y, sr = sf.read(path, dtype="float32", always_2d=True)
@@ -57,7 +57,7 @@ def load_wav(path: str) -> np.ndarray:
 def load_lips(path: str) -> np.ndarray:
     """Mouth frames (T_v, 88, 88) uint8 from ``.npz`` (key ``frames``) or ``.npy``.
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
     if path.endswith(".npz"):
         with np.load(path) as z:
@@ -136,7 +136,7 @@ class CropDataset(_Base):
         (``"video"`` is (51, 88, 88) with ``features="lips"``).
         Utterances shorter than the crop are zero-padded (audio) and edge-padded (video).
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
 
     def __init__(self, corpus_dir=None, split="train", features=None, crop_samples=CROP_SAMPLES,
@@ -188,7 +188,7 @@ class UtteranceDataset(_Base):
         ``{"audio": (L,) float32, "video": (T_v, p) or (T_v, 88, 88) float32 (if features), "id", "text",
         "voice"}``.
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
 
     def __getitem__(self, i: int) -> dict:

@@ -18,7 +18,7 @@ Video frame ``k`` shows the interval ``[k/25, (k+1)/25)`` s (the convention of
 :func:`udiffse_lite.spectral.video_to_stft_frames`), averaged over four
 instants like a camera's exposure.
 
-Notebook: 09_seeing_speech.ipynb
+Notebook: 10_seeing_speech.ipynb
 """
 from __future__ import annotations
 
@@ -106,7 +106,7 @@ def viseme_of(label: str, phoneset: str) -> tuple[int, ...]:
         A tuple of indices into :data:`VISEMES`. Unknown labels fall back on
         ``AX`` (vowel-like) or ``ALV`` (consonant-like) by their first letter.
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
     if phoneset not in ("sampa", "cmu"):
         raise ValueError(f"unknown phoneset {phoneset!r}: use 'sampa' or 'cmu'")
@@ -122,7 +122,7 @@ def viseme_of(label: str, phoneset: str) -> tuple[int, ...]:
 def is_mapped(label: str, phoneset: str) -> bool:
     """True if ``label`` has an explicit viseme (no first-letter fallback in :func:`viseme_of`).
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
     table, cands = _candidates(label, phoneset)
     return any(k in table for k in cands)
@@ -142,7 +142,7 @@ PHONESET = {"espeak": "sampa", "mbrola": "sampa", "flite": "cmu", "festival": "c
 def viseme_segments(phones, phoneset: str) -> list[tuple[int, float, float]]:
     """Split phones into viseme segments ``(viseme, start_s, end_s)``; diphthongs in two halves.
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
     out = []
     for lab, a, b in phones:
@@ -170,7 +170,7 @@ def articulation(phones, phoneset: str, n_frames: int, fps: float = VIDEO_FPS,
     Returns:
         (T_v, 5) float32: jaw opening 0..1, lip width -1..1, rounding, teeth, tongue 0..1.
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
     segs = viseme_segments(phones, phoneset)
     t = (np.arange(n_frames)[:, None] + (np.arange(sub) + 0.5) / sub) / fps  # (T_v, sub)
@@ -195,7 +195,7 @@ def frame_visemes(phones, phoneset: str, n_frames: int, fps: float = VIDEO_FPS) 
     Returns:
         (T_v,) int64 indices into :data:`VISEMES` (``sil`` outside the phones).
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
     segs = viseme_segments(phones, phoneset)
     out = np.zeros(n_frames, dtype=np.int64)
@@ -210,7 +210,7 @@ def speaker_appearance(name: str) -> dict:
 
     Deterministic: the same voice always gets the same face.
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
     seed = int(hashlib.sha256(name.encode()).hexdigest()[:8], 16)
     r = np.random.default_rng(seed)
@@ -241,7 +241,7 @@ def render_mouth(art: np.ndarray, look: dict, rng: np.random.Generator) -> np.nd
     Returns:
         (T_v, 88, 88) uint8 grayscale frames.
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
     T = art.shape[0]
     o, wd, rd, th, tg = (art[:, i, None, None].astype(np.float32) for i in range(5))  # each (T, 1, 1)
@@ -309,7 +309,7 @@ def render_lips(phones, phoneset: str, n_frames: int, speaker: str,
     Returns:
         ``(frames, art, visemes)``: (T_v, 88, 88) uint8, (T_v, 5) float32, (T_v,) int64.
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
     if n_frames <= 0:
         raise ValueError(f"n_frames must be positive, got {n_frames}")
@@ -330,7 +330,7 @@ def mouth_opening(frames: np.ndarray, thresh: float | None = None) -> np.ndarray
     Returns:
         (T_v,) float32 dark-pixel counts.
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
     f = np.asarray(frames, dtype=np.float32)[:, 14:80, 8:80]
     med = np.median(f.reshape(f.shape[0], -1), axis=1)[:, None, None]

@@ -12,7 +12,7 @@
 * :func:`download` fetches a URL into a cache with a ``.part`` file, HTTP
   ``Range`` resume and a sha256 check (d2l's DATA_HUB idea).
 
-Notebook: 10_av_udiffse_plus.ipynb
+Notebook: 11_av_udiffse_plus.ipynb
 """
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def download(url: str, dest: str, sha256: str | None, chunk: int = 1 << 16, time
     Raises:
         RuntimeError: hash mismatch (the bad file is deleted) or a network error.
 
-    Notebook: 10_av_udiffse_plus.ipynb
+    Notebook: 11_av_udiffse_plus.ipynb
     """
     if os.path.exists(dest) and (sha256 is None or sha256_of(dest) == sha256):
         return dest
@@ -163,7 +163,7 @@ def build_real_speech(out: str = "data/real_speech", cache: str = "data/cache",
     Raises:
         RuntimeError: no source at all is available (says what to install).
 
-    Notebook: 10_av_udiffse_plus.ipynb
+    Notebook: 11_av_udiffse_plus.ipynb
     """
     os.makedirs(out, exist_ok=True)
     found: list[tuple[str, str, str]] = []
@@ -235,7 +235,7 @@ def load_folder(root: str, features_dir: str | None = None) -> list[dict]:
     Raises:
         FileNotFoundError: folder missing or without wav files.
 
-    Notebook: 10_av_udiffse_plus.ipynb
+    Notebook: 11_av_udiffse_plus.ipynb
     """
     _require(root, "audio")
     rows = []
@@ -262,7 +262,7 @@ def load_tcd_timit(root: str, speakers: list[str] | None = None) -> list[dict]:
     Returns:
         Rows with ``id`` = ``<spk>/<utt>``, ``speaker``, ``wav``, ``lips``, ``features``.
 
-    Notebook: 10_av_udiffse_plus.ipynb
+    Notebook: 11_av_udiffse_plus.ipynb
     """
     _require(root, "TCD-TIMIT")
     rows = []
@@ -293,7 +293,7 @@ def load_ntcd_timit(root: str, noise: str | None = None, snr: int | None = None)
     Returns:
         Rows ``{"id", "speaker", "wav" (clean), "noisy", "noise_type", "snr", "lips", "features"}``.
 
-    Notebook: 10_av_udiffse_plus.ipynb
+    Notebook: 11_av_udiffse_plus.ipynb
     """
     clean = load_tcd_timit(os.path.join(root, "clean"))
     by_key = {r["id"]: r for r in clean}
@@ -328,7 +328,7 @@ def load_lrs3(root: str, subset: str = "test") -> list[dict]:
     Returns:
         Rows ``{"id", "speaker", "wav", "text", "lips", "features"}``.
 
-    Notebook: 10_av_udiffse_plus.ipynb
+    Notebook: 11_av_udiffse_plus.ipynb
     """
     base = os.path.join(root, subset)
     _require(base, f"LRS3 {subset}")
@@ -357,7 +357,7 @@ def load_voicebank_demand(root: str, split: str = "test") -> list[dict]:
     Returns:
         Rows ``{"id", "speaker", "wav" (clean), "noisy"}``.
 
-    Notebook: 10_av_udiffse_plus.ipynb
+    Notebook: 11_av_udiffse_plus.ipynb
     """
     if split not in ("train", "test"):
         raise ValueError(f"VoiceBank-DEMAND split must be 'train' or 'test', got {split!r}")

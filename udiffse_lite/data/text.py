@@ -10,7 +10,7 @@ Also here: :func:`normalise_text`, the one gate every sentence passes before a
 speech engine sees it (digits are spelled out, symbols are rejected with the
 reason).
 
-Notebook: 09_seeing_speech.ipynb
+Notebook: 10_seeing_speech.ipynb
 """
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ def make_sentence(r: random.Random) -> str:
     Returns:
         A sentence such as ``"the old baker paints a blue boat by the pool"``.
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
     s = _clause(r)
     if r.random() < 0.3:
@@ -102,7 +102,7 @@ def make_sentences(n: int, seed: int = 0, exclude: set[str] | None = None,
     Raises:
         RuntimeError: if the grammar cannot produce ``n`` new sentences.
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
     r = random.Random(seed)
     seen = set(exclude or ())
@@ -130,7 +130,7 @@ _TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eigh
 def number_to_words(k: int) -> str:
     """Spell a non-negative integer below one million (``42 -> "forty two"``).
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
     if k < 0 or k >= 1_000_000:
         raise ValueError(f"number {k} out of range: only 0..999999 can be spelled out")
@@ -162,7 +162,7 @@ def normalise_text(text: str) -> str:
     Raises:
         ValueError: empty text or a symbol that cannot be spoken, naming the symbol.
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
     t = text.lower().replace("&", " and ")
     t = re.sub(r"\d+", lambda m: " " + number_to_words(int(m.group())) + " "

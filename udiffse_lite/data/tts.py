@@ -18,7 +18,7 @@ Nothing here installs anything: a missing engine or voice raises a
 ``RuntimeError`` that names the apt package (``scripts/install_system_deps.sh``
 installs them all).
 
-Notebook: 09_seeing_speech.ipynb
+Notebook: 10_seeing_speech.ipynb
 """
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ class Voice:
         pitch: espeak/mbrola pitch 0..99 (50 = default); flite: mean F0 in Hz (0 keeps the voice's own).
         rate: espeak/mbrola words per minute (175 default); flite/festival: speed in percent.
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
 
     name: str
@@ -221,7 +221,7 @@ def synth_festival_many(v: Voice, texts: list[str]) -> list[tuple[np.ndarray, Ph
     Returns:
         One ``(s, phones)`` per text, ``s`` float32 at 16 kHz.
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
     if shutil.which("festival") is None:
         raise RuntimeError(f"festival is missing: apt package `festival` ({_INSTALL})")
@@ -268,7 +268,7 @@ def synth_festival_many(v: Voice, texts: list[str]) -> list[tuple[np.ndarray, Ph
 def check_voice(v: Voice) -> None:
     """Raise a ``RuntimeError`` naming the apt package if ``v`` cannot be synthesised here.
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
     if v.engine == "espeak":
         _espeak_lib()
@@ -309,7 +309,7 @@ def synthesize(v: Voice, text: str) -> tuple[np.ndarray, Phones]:
     Raises:
         RuntimeError: engine or voice missing (names the apt package), or silent output.
 
-    Notebook: 09_seeing_speech.ipynb
+    Notebook: 10_seeing_speech.ipynb
     """
     fn = {"espeak": _synth_espeak, "mbrola": _synth_mbrola, "flite": _synth_flite,
           "festival": lambda v, t: synth_festival_many(v, [t])[0]}.get(v.engine)

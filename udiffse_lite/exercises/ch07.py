@@ -1,58 +1,38 @@
-"""Solutions to the exercises of chapter 07, posterior sampling and UDiffSE.
+"""Solutions to the exercises of chapter 07, measuring enhancement.
 
-Notebook: 07_posterior_udiffse.ipynb
+Notebook: 07_evaluation.ipynb
 """
 from __future__ import annotations
 
-import math
-
-import torch
+import numpy as np
 
 
-def wiener_bound(vs: torch.Tensor, V: torch.Tensor, n_samples: int) -> float:
-    """Exercise 1: the mean squared error of the mean of ``b`` exact posterior samples.
-
-    For ``s ~ CN(0, vs)`` and ``x = s + n``, ``n ~ CN(0, V)``, the posterior is Gaussian with
-    mean ``vs / (vs + V) x`` (the Wiener filter) and variance ``MMSE = vs V / (vs + V)``.
-    Averaging ``b`` independent posterior samples leaves ``MMSE / b`` of posterior spread on
-    top of the Wiener filter's own error: ``MMSE (1 + 1/b)`` per bin.
-
-    Returns:
-        The bound averaged over bins (a float; ``n_samples=inf`` gives the Wiener filter's MMSE).
-    """
-    mmse = (vs * V / (vs + V)).mean().item()
-    return mmse * (1 + 1 / n_samples) if math.isfinite(n_samples) else mmse
+def sdr_plain(est: np.ndarray, ref: np.ndarray) -> float:
+    """Exercise 1: the plain SDR ``10 log10(|ref|^2 / |est - ref|^2)``, which a gain change fools."""
+    est, ref = np.asarray(est, np.float64), np.asarray(ref, np.float64)
+    return float(10 * np.log10(np.dot(ref, ref) / np.dot(est - ref, est - ref)))
 
 
-def pseudo_likelihood_grad_autograd(S: torch.Tensor, X: torch.Tensor, V: torch.Tensor,
-                                    mu: float, sigma: float) -> torch.Tensor:
-    """Exercise 2: the pseudo-likelihood gradient by automatic differentiation.
+def paired_vs_unpaired(a, b, confidence: float = 0.95) -> dict:
+    """Exercise 2: the half-widths of the intervals of ``mean(b) - mean(a)`` computed unpaired
+    (Welch-like: the two intervals combined) and paired (the interval of ``b - a``)."""
+    from ..metrics import mean_ci
 
-    ``log CN(X; S/mu, V + sigma^2/mu^2) = -|X - S/mu|^2 / (V + sigma^2/mu^2) + const``.
-    For a real function of a complex tensor, ``torch.autograd`` returns ``2 dL/d conj(S)``;
-    the score convention of the package (``-s/v`` for ``CN(0, v)``) is ``dL/d conj(S)``,
-    hence the ``/ 2``.
-    """
-    S = S.detach().clone().requires_grad_(True)
-    var = V + sigma ** 2 / mu ** 2
-    logp = -((X - S / mu).abs() ** 2 / var).sum()
-    (grad,) = torch.autograd.grad(logp, S)
-    return grad / 2
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    _, ha = mean_ci(a, confidence)
+    _, hb = mean_ci(b, confidence)
+    m, hp = mean_ci(b - a, confidence)
+    return {"difference": m, "unpaired": float(np.hypot(ha, hb)), "paired": hp}
 
 
-def exact_gaussian_likelihood(vs: torch.Tensor, V: torch.Tensor, X: torch.Tensor, sde):
-    """Exercise 3: the *exact* ``grad log p(X | S_t)`` when the prior is ``CN(0, vs)``.
+def mixtures_needed(sd_db: float, half_width_db: float, confidence: float = 0.95) -> int:
+    """Exercise 3: how many paired mixtures make the interval of a mean difference with per-mixture
+    standard deviation ``sd_db`` as narrow as ``half_width_db`` (normal approximation, then
+    refined with Student's t)."""
+    from scipy.stats import norm, t
 
-    ``s | s_t`` is Gaussian with mean ``A s_t``, ``A = mu vs / (mu^2 vs + sigma^2)`` and
-    variance ``c = vs sigma^2 / (mu^2 vs + sigma^2)``, so ``X | s_t ~ CN(A s_t, c + V)`` and
-    ``grad = A (X - A s_t) / (c + V)``.
-
-    Returns:
-        A function ``f(S, t) -> grad`` to pass as ``likelihood=`` to ``posterior_sample``.
-    """
-    def grad(S, t):
-        mu, sig = sde.mean_factor(t), sde.std(t)
-        A = mu * vs / (mu ** 2 * vs + sig ** 2)
-        c = vs * sig ** 2 / (mu ** 2 * vs + sig ** 2)
-        return A * (X - A * S) / (c + V)
-    return grad
+    z = norm.ppf(0.5 + confidence / 2)
+    n = max(2, int(np.ceil((z * sd_db / half_width_db) ** 2)))
+    while t.ppf(0.5 + confidence / 2, n - 1) * sd_db / np.sqrt(n) > half_width_db:
+        n += 1
+    return n

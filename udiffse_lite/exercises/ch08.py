@@ -1,43 +1,58 @@
-"""Solutions to the exercises of chapter 08, UDiffSE+.
+"""Solutions to the exercises of chapter 08, posterior sampling and UDiffSE.
 
-Notebook: 08_udiffse_plus.ipynb
+Notebook: 08_posterior_udiffse.ipynb
 """
 from __future__ import annotations
+
+import math
 
 import torch
 
 
-def tweedie_estimate(S: torch.Tensor, score: torch.Tensor, mu: float, sigma: float,
-                     divide_mu: bool = True) -> torch.Tensor:
-    """Exercise 1: Tweedie's estimate of the clean spectrogram from a noisy state.
+def wiener_bound(vs: torch.Tensor, V: torch.Tensor, n_samples: int) -> float:
+    """Exercise 1: the mean squared error of the mean of ``b`` exact posterior samples.
 
-    ``E[s | s_t] = (s_t + sigma_t^2 score(s_t)) / mu_t``. The reference code omits the
-    ``/ mu_t`` (``divide_mu=False``): its estimate is then ``mu_t`` times too small, about
-    4.5 times at ``t = 1``, and the NMF fitted on ``|X - S0_hat|^2`` early in the pass sees
-    far too much "noise".
+    For ``s ~ CN(0, vs)`` and ``x = s + n``, ``n ~ CN(0, V)``, the posterior is Gaussian with
+    mean ``vs / (vs + V) x`` (the Wiener filter) and variance ``MMSE = vs V / (vs + V)``.
+    Averaging ``b`` independent posterior samples leaves ``MMSE / b`` of posterior spread on
+    top of the Wiener filter's own error: ``MMSE (1 + 1/b)`` per bin.
+
+    Returns:
+        The bound averaged over bins (a float; ``n_samples=inf`` gives the Wiener filter's MMSE).
     """
-    s0 = S + sigma ** 2 * score
-    return s0 / mu if divide_mu else s0
+    mmse = (vs * V / (vs + V)).mean().item()
+    return mmse * (1 + 1 / n_samples) if math.isfinite(n_samples) else mmse
 
 
-def count_evals(method: str, n_steps: int = 30, em_iters: int = 5, corrector: bool = True) -> int:
-    """Exercise 2: network evaluations per batch of chains.
+def pseudo_likelihood_grad_autograd(S: torch.Tensor, X: torch.Tensor, V: torch.Tensor,
+                                    mu: float, sigma: float) -> torch.Tensor:
+    """Exercise 2: the pseudo-likelihood gradient by automatic differentiation.
 
-    Each reverse step evaluates the prior once in the predictor and once in the corrector;
-    Tweedie's estimate reuses the predictor's score. UDiffSE runs ``em_iters`` full passes,
-    UDiffSE+ one.
+    ``log CN(X; S/mu, V + sigma^2/mu^2) = -|X - S/mu|^2 / (V + sigma^2/mu^2) + const``.
+    For a real function of a complex tensor, ``torch.autograd`` returns ``2 dL/d conj(S)``;
+    the score convention of the package (``-s/v`` for ``CN(0, v)``) is ``dL/d conj(S)``,
+    hence the ``/ 2``.
     """
-    per_pass = n_steps * (2 if corrector else 1)
-    if method == "udiffse":
-        return em_iters * per_pass
-    if method == "udiffse+":
-        return per_pass
-    raise ValueError(f"method must be 'udiffse' or 'udiffse+', got {method!r}")
+    S = S.detach().clone().requires_grad_(True)
+    var = V + sigma ** 2 / mu ** 2
+    logp = -((X - S / mu).abs() ** 2 / var).sum()
+    (grad,) = torch.autograd.grad(logp, S)
+    return grad / 2
 
 
-def nmf_update_steps(n_steps: int = 30, k: int = 2) -> list[int]:
-    """Exercise 3: the reverse steps before which UDiffSE+ updates the NMF (every k-th, from 0).
+def exact_gaussian_likelihood(vs: torch.Tensor, V: torch.Tensor, X: torch.Tensor, sde):
+    """Exercise 3: the *exact* ``grad log p(X | S_t)`` when the prior is ``CN(0, vs)``.
 
-    The first update (step 0) sees ``S0_hat = 0``, i.e. it fits the mixture's own power.
+    ``s | s_t`` is Gaussian with mean ``A s_t``, ``A = mu vs / (mu^2 vs + sigma^2)`` and
+    variance ``c = vs sigma^2 / (mu^2 vs + sigma^2)``, so ``X | s_t ~ CN(A s_t, c + V)`` and
+    ``grad = A (X - A s_t) / (c + V)``.
+
+    Returns:
+        A function ``f(S, t) -> grad`` to pass as ``likelihood=`` to ``posterior_sample``.
     """
-    return [i for i in range(n_steps) if i % k == 0]
+    def grad(S, t):
+        mu, sig = sde.mean_factor(t), sde.std(t)
+        A = mu * vs / (mu ** 2 * vs + sig ** 2)
+        c = vs * sig ** 2 / (mu ** 2 * vs + sig ** 2)
+        return A * (X - A * S) / (c + V)
+    return grad

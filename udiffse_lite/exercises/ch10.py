@@ -1,57 +1,60 @@
-"""Solutions to the exercises of chapter 10, AV-UDiffSE+ end to end.
+"""Solutions to the exercises of chapter 10, seeing speech.
 
-Notebook: 10_av_udiffse_plus.ipynb
+Notebook: 10_seeing_speech.ipynb
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
+import torch
 
-from ..metrics import mean_ci
 
+def speech_envelope(s: np.ndarray, sr: int = 16000, fps: float = 25.0) -> np.ndarray:
+    """Exercise 1: the speech level per video frame, in dB (RMS over each frame's samples).
 
-def mix_at_snr(s: np.ndarray, n: np.ndarray, snr_db: float) -> np.ndarray:
-    """Exercise 1: ``s + g n`` with ``g`` chosen so that ``10 log10(P_s / P_{g n}) = snr_db``.
+    Video frame ``k`` shows ``[k / fps, (k + 1) / fps)`` s, so it gets the samples of that interval.
 
-    (The built-in ``noisy_example`` measures the speech power on *active* frames only, as
-    ITU-T P.56 does. Pauses dilute the global speech power, so for speech with pauses this
-    global version adds *less* noise at the same nominal SNR: an easier mixture.)
+    Returns:
+        (T_v,) float, ``T_v = round(len(s) / sr * fps)``.
     """
-    s = np.asarray(s, dtype=np.float64)
-    n = np.asarray(n, dtype=np.float64)[: len(s)]
-    if len(n) < len(s):
-        raise ValueError(f"noise ({len(n)} samples) is shorter than the speech ({len(s)})")
-    g = math.sqrt(np.mean(s ** 2) / (np.mean(n ** 2) * 10 ** (snr_db / 10)))
-    return (s + g * n).astype(np.float32)
+    hop = sr / fps
+    T_v = int(round(len(s) / sr * fps))
+    out = np.empty(T_v)
+    for k in range(T_v):
+        seg = s[int(round(k * hop)):int(round((k + 1) * hop))]
+        out[k] = 10 * np.log10(np.mean(seg.astype(np.float64) ** 2) + 1e-10) if len(seg) else -100.0
+    return out
 
 
-def paired_gain(a: list[float], b: list[float]) -> tuple[float, float]:
-    """Exercise 2: mean and 95 % half-width of ``b - a`` over the same utterances.
+def best_lag(a: np.ndarray, b: np.ndarray, max_lag: int = 5) -> tuple[int, float]:
+    """Exercise 2: the lag (in frames) that maximises the correlation of ``a[k]`` with ``b[k + lag]``.
 
-    Pairing removes what the utterances have in common (how hard each one is), so a small
-    but consistent audio-visual gain can be significant where two unpaired intervals overlap.
+    A positive lag means ``b`` follows ``a``: for ``a`` = mouth opening and ``b`` = speech level,
+    the sound comes after the mouth has opened.
+
+    Returns:
+        ``(lag, correlation at that lag)``.
     """
-    if len(a) != len(b):
-        raise ValueError("paired_gain needs the same utterances in both lists")
-    return mean_ci(np.asarray(b, dtype=np.float64) - np.asarray(a, dtype=np.float64))
+    best = (0, -np.inf)
+    for lag in range(-max_lag, max_lag + 1):
+        x, y = (a[:len(a) - lag], b[lag:]) if lag >= 0 else (a[-lag:], b[:len(b) + lag])
+        n = min(len(x), len(y))
+        c = float(np.corrcoef(x[:n], y[:n])[0, 1])
+        if c > best[1]:
+            best = (lag, c)
+    return best
 
 
-def table_markdown(rows: dict[str, dict[str, list[float]]], digits: dict[str, int] | None = None) -> str:
-    """Exercise 3: a markdown table ``system | metric ...`` with ``mean ± 95 % half-width`` cells.
+def attention_map(block, h: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Exercise 3: the cross-attention weights of a ``CrossAttentionBlock``, averaged over channels.
 
-    Args:
-        rows: ``{system: {metric: [one value per utterance]}}``, every system with the same metrics.
-        digits: decimals per metric (default 2).
+    Every (channel c, audio frame t) token of ``h`` (B, C, F_l, T) is a query whose vector is its
+    frequency column; every video frame of ``v`` (B, T_v, p) is a key.
+
+    Returns:
+        (B, T, T_v): for each audio frame, how much weight each video frame receives (rows sum to 1).
     """
-    digits = digits or {}
-    metrics = list(next(iter(rows.values())))
-    out = ["| system | " + " | ".join(metrics) + " |", "|---|" + "---:|" * len(metrics)]
-    for name, vals in rows.items():
-        cells = []
-        for m in metrics:
-            mean, half = mean_ci(vals[m])
-            d = digits.get(m, 2)
-            cells.append(f"{mean:.{d}f}" + ("" if math.isnan(half) else f" ± {half:.{d}f}"))
-        out.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(out)
+    B, C, Fl, T = h.shape
+    tokens = h.transpose(2, 3).reshape(B, C * T, Fl)  # (B, C*T, F_l)
+    q, k = block.to_q(tokens), block.to_k(v)  # (B, C*T, d), (B, T_v, d)
+    w = torch.softmax(q @ k.transpose(1, 2) * block.scale, dim=-1)  # (B, C*T, T_v)
+    return w.reshape(B, C, T, -1).mean(1)

@@ -14,7 +14,7 @@
 # %% [markdown]
 # # 10 · AV-UDiffSE+ end to end, and Table I in miniature
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/udiffse-lite/udiffse_lite/blob/main/notebooks/10_av_udiffse_plus.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/udiffse-lite/udiffse_lite/blob/main/notebooks/11_av_udiffse_plus.ipynb)
 #
 # **Goal:** enhance noisy speech with the audio-only and the audio-visual prior, and measure,
 # across SNRs and voices, whether seeing the lips helps.
@@ -60,7 +60,7 @@ import udiffse_lite as ul
 from udiffse_lite import metrics, spectral, viz
 from udiffse_lite.baselines import wiener_minstats
 from udiffse_lite.examples import list_examples, noisy_example
-from udiffse_lite.exercises import ch10
+from udiffse_lite.exercises import ch11
 
 SIZE = ul.SIZE  # "fast" (CI, seconds), "book" (the rendered book, 2 CPU cores) or "full" (default)
 device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -77,10 +77,10 @@ device = "cuda" if torch.cuda.is_available() else "cpu"
 # independent of the speaker's face). The likelihood and the NMF noise model are therefore
 # untouched; only the prior's score becomes conditional, $\nabla \log p(S_t \mid v)$.
 #
-# AV-UDiffSE+ is UDiffSE+ (chapter 08) with a prior whose score network also sees the lip
-# features (chapter 09). Nothing else changes: the NMF noise model, the Tweedie updates, the
+# AV-UDiffSE+ is UDiffSE+ (chapter 09) with a prior whose score network also sees the lip
+# features (chapter 10). Nothing else changes: the NMF noise model, the Tweedie updates, the
 # likelihood. The two teaching priors share their architecture, their starting point and their
-# training data; `tiny-av` additionally has time-aligned FiLM blocks (chapter 09 shows why not the
+# training data; `tiny-av` additionally has time-aligned FiLM blocks (chapter 10 shows why not the
 # papers' cross-attention) and the frozen lip encoder, and was trained with 20 % of its crops
 # given no video, so that it also runs audio-only and supports classifier-free guidance.
 #
@@ -227,7 +227,7 @@ for sys_ in table_systems:
                           "ESTOI": [r["estoi"] for r in rs]}
 display(Markdown(f"**{len(names) * len(noises)} mixtures at 0 dB** "
                  f"({', '.join(names)}; {', '.join(noises)}), UDiffSE+ with {opts['n_steps']} steps, "
-                 f"{opts['n_samples']} chains\n\n" + ch10.table_markdown(rows, {"SI-SDR (dB)": 1})))
+                 f"{opts['n_samples']} chains\n\n" + ch11.table_markdown(rows, {"SI-SDR (dB)": 1})))
 
 # %%
 gains = {sys_: np.mean(np.array(rows[labels[sys_]]["SI-SDR (dB)"]) - np.array(rows["Input"]["SI-SDR (dB)"]))
@@ -238,7 +238,7 @@ print(f"mean SI-SDR gain over the input: tiny-ao {gains['tiny-ao']:+.1f} dB, tin
 # The audio-visual gain is best judged *paired*: the same mixtures with and without video.
 
 # %%
-gain, half = ch10.paired_gain(rows["UDiffSE+"]["SI-SDR (dB)"], rows["AV-UDiffSE+"]["SI-SDR (dB)"])
+gain, half = ch11.paired_gain(rows["UDiffSE+"]["SI-SDR (dB)"], rows["AV-UDiffSE+"]["SI-SDR (dB)"])
 print(f"AV-UDiffSE+ minus UDiffSE+: {gain:+.2f} ± {half:.2f} dB SI-SDR over {len(names) * len(noises)} mixtures")
 
 # %% [markdown]
@@ -267,7 +267,7 @@ display(Markdown(committed.read_text()))
 # %% [markdown]
 # ## Exercises
 #
-# Solutions: `udiffse_lite/exercises/ch10.py`.
+# Solutions: `udiffse_lite/exercises/ch11.py`.
 #
 # Each exercise is posed, then left to you in an empty cell; the reference solutions follow
 # at the end of the section.
@@ -299,7 +299,7 @@ display(Markdown(committed.read_text()))
 # %%
 # NBVAL_CHECK_OUTPUT
 ex = noisy_example("matched-1", noise="white", snr_db=0.0)
-x_global = ch10.mix_at_snr(ex["s"], ex["n"], 0.0)
+x_global = ch11.mix_at_snr(ex["s"], ex["n"], 0.0)
 print(f"noise power, global-SNR mix / active-SNR mix: "
       f"{np.mean((x_global - ex['s']) ** 2) / np.mean(ex['n'] ** 2):.2f}")
 

@@ -14,7 +14,7 @@
 # %% [markdown]
 # # 09 · Seeing speech
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/udiffse-lite/udiffse_lite/blob/main/notebooks/09_seeing_speech.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/udiffse-lite/udiffse_lite/blob/main/notebooks/10_seeing_speech.ipynb)
 #
 # **Goal:** understand what a mouth video tells about speech, how a frozen lip reader turns it
 # into features, and how a cross-attention or a FiLM block lets the speech prior look at them.
@@ -60,7 +60,7 @@ import udiffse_lite as ul
 from udiffse_lite import spectral, viz
 from udiffse_lite.data import lips
 from udiffse_lite.examples import ASSETS, list_examples, load_example
-from udiffse_lite.exercises import ch09
+from udiffse_lite.exercises import ch10
 from udiffse_lite.unet import CrossAttentionBlock, FiLMBlock
 
 SIZE = ul.SIZE  # "fast" (CI, seconds), "book" (the rendered book, 2 CPU cores) or "full" (default)
@@ -100,7 +100,7 @@ plt.show()
 
 # %%
 opening = lips.mouth_opening(ex.lips)                         # (T_v,) dark pixels
-level = ch09.speech_envelope(ex.speech, ex.sr)                # (T_v,) dB
+level = ch10.speech_envelope(ex.speech, ex.sr)                # (T_v,) dB
 jaw = lips.articulation(phones, lips.PHONESET[engine], len(ex.lips))[:, 0]  # renderer's jaw parameter
 tv = np.arange(len(ex.lips)) / spectral.VIDEO_FPS
 
@@ -119,7 +119,7 @@ plt.show()
 
 # %%
 # NBVAL_CHECK_OUTPUT
-lag, r = ch09.best_lag(opening, level, max_lag=5)
+lag, r = ch10.best_lag(opening, level, max_lag=5)
 print(f"correlation at lag 0: {np.corrcoef(opening, level)[0, 1]:.1f}")
 print(f"best lag: {lag} frames ({1000 * lag / spectral.VIDEO_FPS:.0f} ms), correlation {r:.1f}")
 
@@ -286,7 +286,7 @@ hooks = [net.cond[j].register_forward_pre_hook(lambda m, args, j=j: captured.__s
          for j in (0, mid)]
 with torch.no_grad():
     xattn_prior.score(S_t, t_diff, video=torch.from_numpy(ex.lips[: spectral.expected_video_frames(L)]))
-    maps = {j: ch09.attention_map(net.cond[j], *captured[j])[0] for j in (0, mid)}  # (T_l, T_v) each
+    maps = {j: ch10.attention_map(net.cond[j], *captured[j])[0] for j in (0, mid)}  # (T_l, T_v) each
 for hk in hooks:
     hk.remove()
 
@@ -374,7 +374,7 @@ for j, g, bb in rows:
 # %% [markdown]
 # ## Exercises
 #
-# Solutions: `udiffse_lite/exercises/ch09.py`.
+# Solutions: `udiffse_lite/exercises/ch10.py`.
 #
 # Each exercise is posed, then left to you in an empty cell; the reference solutions follow
 # at the end of the section.
@@ -405,7 +405,7 @@ for j, g, bb in rows:
 # %%
 for name in list_examples():
     e = load_example(name)
-    lag_e, r_e = ch09.best_lag(lips.mouth_opening(e.lips), ch09.speech_envelope(e.speech, e.sr))
+    lag_e, r_e = ch10.best_lag(lips.mouth_opening(e.lips), ch10.speech_envelope(e.speech, e.sr))
     print(f"{name:13s} best lag {lag_e:+d} frames, correlation {r_e:.2f}")
 
 # %% [markdown]
@@ -418,5 +418,5 @@ for name in list_examples():
 #   *when* a video frame was shot it learned nothing useful;
 # - built FiLM, the time-aligned conditioning of the shipped `tiny-av`.
 #
-# Next, [10 · AV-UDiffSE+ end to end](10_av_udiffse_plus.ipynb) puts the lips into the enhancement
+# Next, [11 · AV-UDiffSE+ end to end](11_av_udiffse_plus.ipynb) puts the lips into the enhancement
 # and measures whether they help.

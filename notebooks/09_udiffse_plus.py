@@ -14,7 +14,7 @@
 # %% [markdown]
 # # 08 · UDiffSE+: one pass, Tweedie updates of the noise model
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/udiffse-lite/udiffse_lite/blob/main/notebooks/08_udiffse_plus.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/udiffse-lite/udiffse_lite/blob/main/notebooks/09_udiffse_plus.ipynb)
 #
 # **Goal:** replace UDiffSE's five full reverse passes by one, updating the NMF noise model
 # during the pass from Tweedie's estimate of the clean speech, and measure what that buys.
@@ -56,7 +56,7 @@ import torch
 import udiffse_lite as ul
 from udiffse_lite import metrics, viz
 from udiffse_lite.examples import noisy_example
-from udiffse_lite.exercises import ch08
+from udiffse_lite.exercises import ch09
 from udiffse_lite.samplers import SamplerConfig, udiffse, udiffse_plus
 from udiffse_lite.sde import complex_randn
 
@@ -66,7 +66,7 @@ device = "cuda" if torch.cuda.is_available() else "cpu"
 # %% [markdown]
 # ## 1. The idea: estimate the noise while you denoise
 #
-# UDiffSE (chapter 07) needs a whole reverse pass before it can update the NMF once. But at
+# UDiffSE (chapter 08) needs a whole reverse pass before it can update the NMF once. But at
 # *every* step of a pass the prior's score already gives an estimate of the clean speech,
 # Tweedie's formula (chapter 05):
 #
@@ -76,7 +76,7 @@ device = "cuda" if torch.cuda.is_available() else "cpu"
 # So the residual `X − S0_hat` is an estimate of the noise at every step. UDiffSE+ does, every
 # `k = 2` steps: one NMF update on `mean_b |X − S0_hat|²`, then the usual corrector and predictor
 # with the likelihood of the updated `V = W H`. One pass, and the noise model is refined fifteen
-# times along it. Here it is, on top of the posterior sampler of chapter 07:
+# times along it. Here it is, on top of the posterior sampler of chapter 08:
 
 # %%
 def my_udiffse_plus(prior, X, n_steps=30, b=4, k=2, rank=4, lam=1.0, r=0.5, generator=None):
@@ -106,7 +106,7 @@ def my_udiffse_plus(prior, X, n_steps=30, b=4, k=2, rank=4, lam=1.0, r=0.5, gene
 
 
 # %% [markdown]
-# Check it against the library on the analytic Gaussian prior of chapter 07 (cheap and exact):
+# Check it against the library on the analytic Gaussian prior of chapter 08 (cheap and exact):
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -157,7 +157,7 @@ for name, fn, kw in [("UDiffSE (5 EM iterations)", udiffse, dict(em_iters=5)), (
     gauss.n_evals = 0
     fn(gauss, X_gauss, cfg=SamplerConfig(n_steps=30, n_samples=4), **kw)
     costs[name] = gauss.n_evals
-    print(f"{name:26s} {gauss.n_evals:4d} evaluations (formula: {ch08.count_evals('udiffse' if kw else 'udiffse+')})")
+    print(f"{name:26s} {gauss.n_evals:4d} evaluations (formula: {ch09.count_evals('udiffse' if kw else 'udiffse+')})")
 
 # %% [markdown]
 # Now the same on real speech with the trained audio-only teaching prior `tiny-ao` (small,
@@ -204,7 +204,7 @@ for name, (_, n, dt) in results.items():
 #
 # ## 3. Quality: UDiffSE against UDiffSE+, and the two schedules
 #
-# Chapter 07 showed that on a Gaussian prior the `posterior-score` schedule reaches the Wiener
+# Chapter 08 showed that on a Gaussian prior the `posterior-score` schedule reaches the Wiener
 # bound while the `reference` schedule stays about 1.4 dB short. With a learned prior nothing
 # guarantees the same ordering: the pseudo-likelihood is only an approximation, and the reference
 # codes' heavier step (`lam = 1.5`, every other step) may compensate a prior that is too weak.
@@ -226,14 +226,14 @@ viz.audio_table(waves, sr=sr)
 # %% [markdown]
 # *Question:* one utterance and one seed decide nothing. Which schedule wins here, and by how
 # much would you trust it? (The benchmark in `benchmarks/` averages over many utterances and
-# reports confidence intervals; chapter 10 shows a small version.) In fast mode the numbers mean
+# reports confidence intervals; chapter 11 shows a small version.) In fast mode the numbers mean
 # nothing at all: 4 steps, one chain, one second.
 #
 # <details><summary>Answer</summary>
 #
 # One utterance and one seed decide nothing: the difference between the schedules is of the same
 # order as the spread over seeds. Trust only paired comparisons over many mixtures with an
-# interval, as in chapter 10 and docs/training.md.
+# interval, as in chapter 11 and docs/training.md.
 #
 # </details>
 #
@@ -261,7 +261,7 @@ viz.step_slider(rec, title="UDiffSE+ (posterior-score), chain 0");
 # %% [markdown]
 # ## Exercises
 #
-# Solutions: `udiffse_lite/exercises/ch08.py`.
+# Solutions: `udiffse_lite/exercises/ch09.py`.
 #
 # Each exercise is posed, then left to you in an empty cell; the reference solutions follow
 # at the end of the section.
@@ -293,8 +293,8 @@ viz.step_slider(rec, title="UDiffSE+ (posterior-score), chain 0");
 # %%
 sde = ul.OUVESDE()
 print(f"reference Tweedie is mu_1 = {sde.mean_factor(1.0).item():.3f} times the exact one at t = 1")
-print("NMF updates (k=5):", ch08.nmf_update_steps(30, 5))
-print("evaluations without corrector:", ch08.count_evals("udiffse+", corrector=False))
+print("NMF updates (k=5):", ch09.nmf_update_steps(30, 5))
+print("evaluations without corrector:", ch09.count_evals("udiffse+", corrector=False))
 
 # %% [markdown]
 # ## In this chapter we …
@@ -306,5 +306,5 @@ print("evaluations without corrector:", ch08.count_evals("udiffse+", corrector=F
 #   on one utterance;
 # - watched `S0_hat` form long before the state `S_t` is clean.
 #
-# Next, [09 · Seeing speech](09_seeing_speech.ipynb) looks at the other half of AV-UDiffSE+:
+# Next, [10 · Seeing speech](10_seeing_speech.ipynb) looks at the other half of AV-UDiffSE+:
 # the lips, and how a network can attend to them.

@@ -14,7 +14,7 @@
 # %% [markdown]
 # # 07 · Posterior sampling and UDiffSE
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/udiffse-lite/udiffse_lite/blob/main/notebooks/07_posterior_udiffse.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/udiffse-lite/udiffse_lite/blob/main/notebooks/08_posterior_udiffse.ipynb)
 #
 # **Goal:** combine a diffusion prior over clean speech with the NMF noise model to sample
 # clean speech *given* a noisy recording, first where the answer is known (the Wiener
@@ -59,7 +59,7 @@ import torch
 import udiffse_lite as ul
 from udiffse_lite import metrics, spectral, viz
 from udiffse_lite.examples import noisy_example
-from udiffse_lite.exercises import ch07
+from udiffse_lite.exercises import ch08
 from udiffse_lite.samplers import SamplerConfig, posterior_sample, pseudo_likelihood_grad, udiffse
 from udiffse_lite.sde import complex_randn
 
@@ -136,7 +136,7 @@ s = complex_randn((F, T), g) * vs.sqrt()                                 # (F, T
 V = torch.full((F, T), vs.mean().item())                                 # white noise at 0 dB
 X = s + complex_randn((F, T), g) * V.sqrt()                              # (F, T) mixture
 gauss = ul.GaussianPrior(vs)
-bound = ch07.wiener_bound(vs, V, B)
+bound = ch08.wiener_bound(vs, V, B)
 
 
 def gap_db(est):
@@ -198,7 +198,7 @@ gaps = {
     "input X": gap_db(X),
     "reference schedule": run("reference"),
     "posterior-score": run("posterior-score"),
-    "exact likelihood": run(likelihood=ch07.exact_gaussian_likelihood(vs, V, X, gauss.sde)),
+    "exact likelihood": run(likelihood=ch08.exact_gaussian_likelihood(vs, V, X, gauss.sde)),
     "Wiener filter (b = ∞)": gap_db(vs / (vs + V) * X),
 }
 fig, ax = plt.subplots(figsize=(7, 2.8), layout="constrained")
@@ -278,7 +278,7 @@ viz.value_slider(draw_lam, [0.25, 0.5, 1.0, 1.5, 2.0, 4.0], description="lam", v
 # have about 28 M parameters) and was trained on a CPU for about an hour, on synthetic voices.
 # It has learned what the harmonics and formants of those voices look like; it has not learned
 # speech in general. Stationary noise (here white, at 0 dB) is where it does best; on babble,
-# which looks like speech, it struggles (chapter 10).
+# which looks like speech, it struggles (chapter 11).
 
 # %%
 prior = ul.load_pretrained("tiny-ao").to(device)
@@ -378,7 +378,7 @@ plt.show()
 # %% [markdown]
 # ## Exercises
 #
-# Solutions: `udiffse_lite/exercises/ch07.py`.
+# Solutions: `udiffse_lite/exercises/ch08.py`.
 #
 # Each exercise is posed, then left to you in an empty cell; the reference solutions follow
 # at the end of the section.
@@ -419,7 +419,7 @@ wiener = vs / (vs + V) * X
 draws = wiener + complex_randn((B, F, T), g) * (vs * V / (vs + V)).sqrt()
 print(f"MSE of the mean of {B} exact samples / bound: {(draws.mean(0) - s).abs().pow(2).mean().item() / bound:.2f}")
 # Exercise 2
-torch.testing.assert_close(ch07.pseudo_likelihood_grad_autograd(S_t, X_toy, V_toy, mu, sigma),
+torch.testing.assert_close(ch08.pseudo_likelihood_grad_autograd(S_t, X_toy, V_toy, mu, sigma),
                            pseudo_likelihood_grad(S_t, X_toy, V_toy, mu, sigma))
 
 # %% [markdown]
@@ -432,4 +432,4 @@ torch.testing.assert_close(ch07.pseudo_likelihood_grad_autograd(S_t, X_toy, V_to
 #   noise estimate form over the EM iterations.
 #
 # UDiffSE pays for its EM with `em_iters × 2 × n_steps` network evaluations. Next,
-# [08 · UDiffSE+](08_udiffse_plus.ipynb) gets the noise estimate *during* a single pass.
+# [09 · UDiffSE+](09_udiffse_plus.ipynb) gets the noise estimate *during* a single pass.
