@@ -107,7 +107,7 @@ def sample_minimal(prior, shape, n_steps, generator):
     return S
 
 
-n_chains = ul.size(fast=64, full=256)
+n_chains = ul.size(fast=64, book=128, full=256)
 S_min = sample_minimal(gauss, (n_chains, 256, n_frames), 30, torch.Generator().manual_seed(0))
 
 # %% [markdown]

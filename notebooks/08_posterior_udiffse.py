@@ -295,7 +295,7 @@ print(f'"{ex["text"]}" ({ex["voice"]}), {L / ex["sr"]:.2f} s, white noise at 0 d
 # keep the noise variance `V` that each EM iteration used.
 
 # %%
-em_iters = ul.size(fast=2, full=5)  # EM iterations (E-step = one full reverse pass)
+em_iters = ul.size(fast=2, book=3, full=5)  # EM iterations (E-step = one full reverse pass)
 cfg = SamplerConfig(n_steps=ul.size(fast=4, full=30),  # reverse steps per pass
                     n_samples=ul.size(fast=1, book=2, full=4))  # parallel chains b
 Xc, NF = spectral.normalise(spectral.to_spec(torch.from_numpy(x).to(device)))  # (256, T)

@@ -174,7 +174,7 @@ L = len(ex["x"]) if seconds is None else int(seconds * ex["sr"])
 x, s_clean, sr = ex["x"][:L], ex["s"][:L], ex["sr"]
 opts = dict(n_steps=ul.size(fast=4, full=30),  # reverse steps
             n_samples=ul.size(fast=1, book=2, full=4))  # parallel chains b
-em_iters = ul.size(fast=2, full=5)  # UDiffSE's EM iterations
+em_iters = ul.size(fast=2, book=3, full=5)  # UDiffSE's EM iterations
 
 
 def timed(**kw):

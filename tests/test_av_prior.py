@@ -23,7 +23,7 @@ def test_true_lips_beat_another_utterances_lips(av):
     """Every built-in example at -5 dB (white and babble), fixed seeds: AV-UDiffSE+ given the true
     lips must beat the same prior given the lips of another example, on average. The first shipped
     AV prior (cross-attention) failed this: its gap was 0.0 dB."""
-    names = list_examples()
+    names = list_examples()[::2]  # one matched and one mismatched voice: xfail, so kept cheap
     gaps = []
     for i, name in enumerate(names):
         other = noisy_example(names[(i + 1) % len(names)])["lips"]
@@ -34,7 +34,7 @@ def test_true_lips_beat_another_utterances_lips(av):
             n_v = spectral.expected_video_frames(L)
             res = {}
             for tag, lips in (("true", ex["lips"][:n_v]), ("wrong", _wrong_lips(other, n_v))):
-                y = ul.enhance(x, ex["sr"], prior=av, video=lips, n_steps=10, n_samples=2, seed=0)
+                y = ul.enhance(x, ex["sr"], prior=av, video=lips, n_steps=8, n_samples=2, seed=0)
                 res[tag] = ul.metrics.si_sdr(y, s)
             gaps.append(res["true"] - res["wrong"])
     assert np.mean(gaps) > 0.3, f"true - wrong lips SI-SDR gaps {np.round(gaps, 2)}"
