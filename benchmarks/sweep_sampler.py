@@ -17,7 +17,6 @@ import argparse
 import datetime
 import platform
 import subprocess
-import time
 
 import torch
 
@@ -62,11 +61,9 @@ def main(argv=None):
     base = dict(n_steps=30, n_samples=2, precision=args.precision)
     for kv in args.base:
         k, v = kv.split("=")
-        base[k] = type(base.get(k, 1.0))(v) if k in base else (float(v) if v.replace(".", "").isdigit() else v)
-        if k in ("n_steps", "n_samples", "k", "nmf_rank"):
-            base[k] = int(float(v))
+        base[k] = int(v) if k in ("n_steps", "n_samples", "k", "nmf_rank") else _number_or_text(v)
     prior = _load_prior(args.prior, "cpu")
-    lines = [f"# Sampler sweep on the validation mixtures\n",
+    lines = ["# Sampler sweep on the validation mixtures\n",
              f"- command: `python benchmarks/sweep_sampler.py {' '.join(argv or __import__('sys').argv[1:])}`",
              f"- commit: `{_commit()}`; {platform.machine()} CPU, {torch.get_num_threads()} threads; "
              f"{datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC",
@@ -102,7 +99,6 @@ def main(argv=None):
             spread[knob] = max(vals) - min(vals)
             continue
         for v in KNOBS[knob]:
-            t0 = time.perf_counter()
             res = score_mixtures(prior, mixes, **{**base, knob: v})
             row(knob, v, res)
             vals.append(res["si_sdr"])
@@ -114,6 +110,13 @@ def main(argv=None):
     if args.out:
         with open(args.out, "w") as f:
             f.write("\n".join(lines) + "\n")
+
+
+def _number_or_text(v: str):
+    try:
+        return float(v)
+    except ValueError:
+        return v
 
 
 def _commit() -> str:
