@@ -171,8 +171,8 @@ for ax, (name, Z) in zip(axes, {"uncompressed |C|": C, "compressed |S|": S}.item
 #
 # <details><summary>Answer</summary>
 #
-# The power law `beta * |c| ** alpha` with `alpha = 0.5`: in dB, 20 log10(|c|^0.5) = 0.5 x 20
-# log10|c|, so every level difference is halved; `beta` only shifts the histogram.
+# The power law $\beta\,|c|^{\alpha}$ with $\alpha = 0.5$: in dB, $20\log_{10}|c|^{0.5} = 0.5 \times
+# 20\log_{10}|c|$, so every level difference is halved; $\beta$ only shifts the histogram.
 #
 # </details>
 #

@@ -80,12 +80,12 @@ SIZE = ul.SIZE  # "fast" (CI, seconds), "book" (the rendered book, 2 CPU cores) 
 # **Mean.** Taking expectations, $\frac{\mathrm{d}}{\mathrm{d}t}\mathbb{E}[s_t] = -\theta\,\mathbb{E}[s_t]$,
 # hence $\mathbb{E}[s_t] = \mu_t\, s$ with $\mu_t = e^{-\theta t}$.
 #
-# **Variance.** By Itô's formula, $v(t) = \mathbb{E}|s_t - \mu_t s|^2$ obeys
-# $\dot v = -2\theta v + g(t)^2$ with $v(0) = 0$. Multiply by $e^{2\theta t}$:
-# $\frac{\mathrm{d}}{\mathrm{d}t}(e^{2\theta t} v) = e^{2\theta t} g(t)^2
+# **Variance.** By Itô's formula, the variance $\sigma_t^2 = \mathbb{E}|s_t - \mu_t s|^2$ obeys
+# $\frac{\mathrm{d}}{\mathrm{d}t}\sigma_t^2 = -2\theta \sigma_t^2 + g(t)^2$ with $\sigma_0^2 = 0$. Multiply by $e^{2\theta t}$:
+# $\frac{\mathrm{d}}{\mathrm{d}t}(e^{2\theta t} \sigma_t^2) = e^{2\theta t} g(t)^2
 #  = 2L\sigma_{\min}^2 e^{2(\theta + L)t}$, since $(\sigma_{\max}/\sigma_{\min})^{2t} = e^{2Lt}$. Integrating from 0,
 #
-# $$ \sigma_t^2 = v(t) = \sigma_{\min}^2\, e^{-2\theta t}\,\big(e^{2(\theta + L)t} - 1\big)\,\frac{L}{\theta + L} . $$
+# $$ \sigma_t^2 = \sigma_{\min}^2\, e^{-2\theta t}\,\big(e^{2(\theta + L)t} - 1\big)\,\frac{L}{\theta + L} . $$
 #
 # So $s_t = \mu_t s + \sigma_t z$ with $z \sim \mathcal{CN}(0, 1)$: we can jump to any $t$ in one step.
 # Here is that result as a minimal version:
@@ -227,7 +227,7 @@ viz.audio_table({f"t = {t}": spectral.to_wave(s_at(t) * NF, len(y)) for t in (0.
 # at the end of the section.
 
 # %% [markdown]
-# **Exercise 1.** Without the closed form, integrate $\dot v = -2\theta v + g(t)^2$ numerically and compare
+# **Exercise 1.** Without the closed form, integrate $\frac{\mathrm{d}}{\mathrm{d}t}\sigma_t^2 = -2\theta \sigma_t^2 + g(t)^2$ numerically and compare
 # with `sde.std(t)**2`. (Solution: `ch02.variance_by_ode`.)
 
 # %%

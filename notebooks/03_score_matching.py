@@ -77,12 +77,13 @@ sde = OUVESDE()
 # **Which gradient of a function of a complex variable?** $\log p$ is real but $s_t$ is complex.
 # Here, as in SGMSE and UDiffSE, $\nabla_s f$ means the Wirtinger derivative
 # $\partial f/\partial \bar s = \tfrac12(\partial_{\mathrm{Re}\,s} + i\,\partial_{\mathrm{Im}\,s})f$, so that the
-# score of $\mathcal{CN}(0, v)$ (density $\propto e^{-|s|^2/v}$, real and imaginary parts each of
-# variance $v/2$) is exactly $-s/v$. The gradient with respect to the real pair
-# $(\mathrm{Re}\,s, \mathrm{Im}\,s)$, read as a complex number, is twice that, $-2s/v$:
+# score of $\mathcal{CN}(0, \sigma_s^2)$ (density $\propto e^{-|s|^2/\sigma_s^2}$, real and imaginary parts each of
+# variance $\sigma_s^2/2$) is exactly $-s/\sigma_s^2$. The gradient with respect to the real pair
+# $(\mathrm{Re}\,s, \mathrm{Im}\,s)$, read as a complex number, is twice that, $-2s/\sigma_s^2$:
 # `torch.autograd` returns this real-pair gradient, which is why chapter 08 halves it.
 #
-# Vincent (2011) showed that regressing a network onto this *conditional* score, averaged over
+# Score matching itself is due to Hyvärinen (2005); Vincent (2011) showed that regressing a network
+# onto this *conditional* score, averaged over
 # clean speech $s$, $t \sim \mathcal U(t_\varepsilon, 1)$ and $z$, has the same minimiser as
 # regressing onto the unknown marginal score: the best guess of $-z/\sigma_t$ given only $s_t$ is
 # $\nabla\log p_t(s_t)$. Weighting by $\sigma_t^2$ gives the DSM loss used by SGMSE and UDiffSE:
@@ -137,8 +138,8 @@ def random_crops(batch, generator):
     return torch.stack(out).to(device)  # (B, 256, n_frames)
 
 
-g = torch.Generator().manual_seed(0)
-s = random_crops(2, g)
+gen = torch.Generator().manual_seed(0)
+s = random_crops(2, gen)
 t = torch.tensor([0.1, 0.7], device=device)
 with torch.no_grad():
     mine = dsm_loss_minimal(net, s, t, torch.Generator(device).manual_seed(1))
@@ -150,15 +151,15 @@ print(f"DSM loss of the untrained network: {lib:.2f}")
 # ## How low can the loss go?
 #
 # The loss never reaches 0: given $s_t$ alone, $z$ cannot be known exactly. For a Gaussian
-# prior $s \sim \mathcal{CN}(0, v)$ everything is explicit: the best network outputs
-# $\mathbb E[z \mid s_t] = \sigma_t s_t / (\mu_t^2 v + \sigma_t^2)$ and leaves the loss
-# $\mu_t^2 v / (\mu_t^2 v + \sigma_t^2)$. Large $t$ (noise dominates): close to 0; small $t$:
+# prior $s \sim \mathcal{CN}(0, \sigma_s^2)$ everything is explicit: the best network outputs
+# $\mathbb E[z \mid s_t] = \sigma_t s_t / (\mu_t^2 \sigma_s^2 + \sigma_t^2)$ and leaves the loss
+# $\mu_t^2 \sigma_s^2 / (\mu_t^2 \sigma_s^2 + \sigma_t^2)$. Large $t$ (noise dominates): close to 0; small $t$:
 # close to 1. Check it with the package's `GaussianPrior`, whose exact score plays the network:
 
 # %%
-v = torch.full((256, 64), 0.05)  # the variance of every bin
-gauss = GaussianPrior(v)
-s_gauss = v.sqrt() * complex_randn((64, 256, 64), torch.Generator().manual_seed(2))
+vs = torch.full((256, 64), 0.05)  # the variance of every bin
+gauss = GaussianPrior(vs)
+s_gauss = vs.sqrt() * complex_randn((64, 256, 64), torch.Generator().manual_seed(2))
 for t in (0.05, 0.3, 1.0):
     mc = ch03.dsm_loss_at(gauss.score, sde, s_gauss, t, torch.Generator().manual_seed(3))
     floor = ch03.gaussian_dsm_floor(sde, 0.05, t)
@@ -192,10 +193,10 @@ batch = ul.size(fast=2, full=8)
 torch.manual_seed(0)
 net = ScoreUNet(UNetConfig.tier("tiny")).to(device)
 opt = torch.optim.AdamW(net.parameters(), lr=2e-4)
-g = torch.Generator().manual_seed(0)
+gen = torch.Generator().manual_seed(0)
 losses, t0 = [], time.perf_counter()
 for step in range(n_train_steps):
-    loss = dsm_loss(net, sde, random_crops(batch, g))
+    loss = dsm_loss(net, sde, random_crops(batch, gen))
     opt.zero_grad()
     loss.backward()
     torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -284,7 +285,7 @@ fig, slider = viz.value_slider(draw_guess, [0.05, 0.1, 0.2, 0.4, 0.7, 1.0], desc
 
 # %% [markdown]
 # **Exercise 1.** Show that the optimal network for a Gaussian prior leaves the loss
-# $\mu_t^2 v/(\mu_t^2 v + \sigma_t^2)$, and check it by Monte Carlo.
+# $\mu_t^2 \sigma_s^2/(\mu_t^2 \sigma_s^2 + \sigma_t^2)$, and check it by Monte Carlo.
 # (Solution: `ch03.gaussian_dsm_floor`, `ch03.dsm_loss_at`.)
 
 # %%

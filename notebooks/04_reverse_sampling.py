@@ -80,15 +80,15 @@ sde = OUVESDE()
 # %% [markdown]
 # ## A prior where we know the answer
 #
-# For $s \sim \mathcal{CN}(0, \mathrm{diag}(v))$ the score is exact (chapter 03), so any error in
-# the samples is the sampler's. We give $v$ a speech-like shape: loud low frequencies, quiet
+# For $s \sim \mathcal{CN}(0, \mathrm{diag}(\sigma_s^2))$ the score is exact (chapter 03), so any error in
+# the samples is the sampler's. We give $\sigma_s^2$ a speech-like shape: loud low frequencies, quiet
 # highs.
 
 # %%
 n_frames = 32
 f = torch.arange(256, dtype=torch.float32)
-v = (0.2 * torch.exp(-f / 40) + 1e-3)[:, None].expand(256, n_frames)  # (256, T) per-bin variance
-gauss = GaussianPrior(v)
+vs = (0.2 * torch.exp(-f / 40) + 1e-3)[:, None].expand(256, n_frames)  # (256, T) per-bin variance
+gauss = GaussianPrior(vs)
 
 # %% [markdown]
 # The minimal predictor-only sampler, in front of you:
@@ -123,19 +123,19 @@ torch.testing.assert_close(S_lib, S_min)
 # %%
 fig, ax = plt.subplots(figsize=(6, 3), layout="constrained")
 khz = f / 255 * 8
-ax.semilogy(khz, v[:, 0], "k", label="target variance $v$")
+ax.semilogy(khz, vs[:, 0], "k", label=r"target variance $\sigma_s^2$")
 ax.semilogy(khz, S_min.abs().pow(2).mean(dim=(0, 2)), label="samples: mean $|S|^2$")
 ax.set(xlabel="Frequency (kHz)", ylabel="power", title="predictor only, 30 steps")
 ax.legend();
 
 # %% [markdown]
-# **Question:** the samples should have $\mathbb E|S|^2 = v$. Where do they deviate, and is the
+# **Question:** the samples should have $\mathbb E|S|^2 = \sigma_s^2$. Where do they deviate, and is the
 # error larger for loud or for quiet bins?
 #
 # <details><summary>Answer</summary>
 #
 # The error is a discretisation error of the predictor, in the same direction for every bin;
-# relative to v it is larger for the quiet bins, whose variance the sampler has to bring down
+# relative to $\sigma_s^2$ it is larger for the quiet bins, whose variance the sampler has to bring down
 # furthest from sigma_1^2.
 #
 # </details>
@@ -155,14 +155,14 @@ ax.legend();
 
 # %%
 step_counts = ul.size(fast=[5, 30], full=[5, 10, 30])
-print("n_steps | predictor only | predictor-corrector   (mean ratio E|S|^2 / v, ideal 1.00)")
+print("n_steps | predictor only | predictor-corrector   (mean ratio E|S|^2 / vs, ideal 1.00)")
 for n in step_counts:
     r = {}
     for corr in (False, True):
         S = prior_sample(gauss, n_frames, cfg=SamplerConfig(n_steps=n, n_samples=n_chains, corrector=corr,
                                                             predictor="euler-maruyama"),
                          generator=torch.Generator().manual_seed(1))
-        r[corr] = ch04.variance_ratio(S, v)
+        r[corr] = ch04.variance_ratio(S, vs)
     print(f"{n:7d} | {r[False]:14.2f} | {r[True]:19.2f}")
 
 # %% [markdown]
@@ -191,13 +191,13 @@ ho > 2$ it *amplifies* the error: below about six steps
 # the package's default, uses it. Compare the two at few steps:
 
 # %%
-print("n_steps | Euler-Maruyama | ancestral   (mean ratio E|S|^2 / v, ideal 1.00)")
+print("n_steps | Euler-Maruyama | ancestral   (mean ratio E|S|^2 / vs, ideal 1.00)")
 for n in ul.size(fast=[3, 5, 30], full=[3, 4, 5, 10, 30]):
     r = {}
     for pred in ("euler-maruyama", "ancestral"):
         S = prior_sample(gauss, n_frames, cfg=SamplerConfig(n_steps=n, n_samples=n_chains, predictor=pred),
                          generator=torch.Generator().manual_seed(1))
-        r[pred] = ch04.variance_ratio(S, v)
+        r[pred] = ch04.variance_ratio(S, vs)
     print(f"{n:7d} | {r['euler-maruyama']:14.2f} | {r['ancestral']:9.2f}")
 
 # %% [markdown]
@@ -282,24 +282,24 @@ viz.audio_table({"generated": y_gen})
 # %%
 # NBVAL_CHECK_OUTPUT
 S_ode = ch04.ode_sample(gauss, (n_chains, 256, n_frames), n_steps=30, generator=torch.Generator().manual_seed(2))
-print(f"probability-flow ODE, 30 steps: variance ratio {ch04.variance_ratio(S_ode, v):.2f}")
+print(f"probability-flow ODE, 30 steps: variance ratio {ch04.variance_ratio(S_ode, vs):.2f}")
 
 # %% [markdown]
 # Why is the ODE's ratio well below 1? With no noise injected, nothing corrects the
 # discretisation error, and for a Gaussian prior that error is a pure shrinkage: each Euler step
-# multiplies the state by $1 + (\theta - \tfrac12 g^2/(\mu_t^2 v + \sigma_t^2))\,\Delta t$, a first-order
-# approximation of the exact factor $\sqrt{(\mu_{\tau}^2 v + \sigma_{\tau}^2)/(\mu_t^2 v + \sigma_t^2)}$.
+# multiplies the state by $1 + (\theta - \tfrac12 g^2/(\mu_t^2 \sigma_s^2 + \sigma_t^2))\,\Delta t$, a first-order
+# approximation of the exact factor $\sqrt{(\mu_{\tau}^2 \sigma_s^2 + \sigma_{\tau}^2)/(\mu_t^2 \sigma_s^2 + \sigma_t^2)}$.
 # The error of each step is second order, but all of them have the same sign, so they add up
 # over the 30 steps instead of averaging out. No sampling is needed to see it: the product of the
-# 30 Euler factors, squared, times $\sigma_1^2/v$, is the ratio itself.
+# 30 Euler factors, squared, times $\sigma_1^2/\sigma_s^2$, is the ratio itself.
 
 # %%
 ts, dts = gauss.sde.timesteps(30), gauss.sde.step_sizes(gauss.sde.timesteps(30))
 factor = 1.0
 for t, dt in zip(ts, dts):
-    var_t = gauss.sde.mean_factor(t) ** 2 * 0.05 + gauss.sde.std(t) ** 2  # the marginal variance, v = 0.05
+    var_t = gauss.sde.mean_factor(t) ** 2 * 0.05 + gauss.sde.std(t) ** 2  # the marginal variance, vs = 0.05
     factor *= 1 + gauss.sde.theta * dt - 0.5 * gauss.sde.g(t) ** 2 * dt / var_t
-print(f"deterministic variance ratio of 30 Euler steps of the ODE (v = 0.05): "
+print(f"deterministic variance ratio of 30 Euler steps of the ODE (vs = 0.05): "
       f"{float(factor ** 2 * gauss.sde.std(1.0) ** 2 / 0.05):.2f}")
 
 # %% [markdown]
@@ -310,7 +310,7 @@ print(f"deterministic variance ratio of 30 Euler steps of the ODE (v = 0.05): "
 #
 # * wrote the reverse SDE's Euler–Maruyama predictor in a dozen lines and matched it to
 #   `udiffse_lite.samplers.prior_sample`;
-# * tested samplers on a Gaussian prior, where the variance of the samples must equal $v$, and
+# * tested samplers on a Gaussian prior, where the variance of the samples must equal $\sigma_s^2$, and
 #   saw the Langevin corrector reduce the error;
 # * generated speech-like sounds from the trained prior and watched the trajectory.
 #

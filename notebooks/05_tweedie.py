@@ -68,7 +68,7 @@ sde = OUVESDE()
 #    = \mathbb E\Big[-\frac{s_t - \mu_t s}{\sigma_t^2} \,\Big|\, s_t\Big]
 #    = -\frac{s_t - \mu_t\, \mathbb E[s \mid s_t]}{\sigma_t^2} . $$
 #
-# Solving for the posterior mean gives **Tweedie's formula**:
+# Solving for the posterior mean gives **Tweedie's formula** (named after M. Tweedie; see Efron (2011)):
 #
 # $$ \hat s_0(s_t) = \mathbb E[s \mid s_t] = \frac{s_t + \sigma_t^2\, \nabla \log p_t(s_t)}{\mu_t} . $$
 #
@@ -87,8 +87,8 @@ def tweedie_minimal(prior, s_t, t):
 # %% [markdown]
 # ## The Gaussian case: Tweedie is the Wiener filter
 #
-# For $s \sim \mathcal{CN}(0, v)$, $s_t \sim \mathcal{CN}(0, \mu_t^2 v + \sigma_t^2)$ and the score is
-# $-s_t/(\mu_t^2 v + \sigma_t^2)$, so
+# For $s \sim \mathcal{CN}(0, \sigma_s^2)$, $s_t \sim \mathcal{CN}(0, \mu_t^2 \sigma_s^2 + \sigma_t^2)$ and the score is
+# $-s_t/(\mu_t^2 \sigma_s^2 + \sigma_t^2)$, so
 #
 # $$ \hat s_0 = \frac{\mu_t v}{\mu_t^2 v + \sigma_t^2}\, s_t , \qquad
 #    \mathbb E|\hat s_0 - s|^2 = \frac{v\,\sigma_t^2}{\mu_t^2 v + \sigma_t^2} , $$
@@ -99,14 +99,14 @@ def tweedie_minimal(prior, s_t, t):
 # %%
 n_frames = 64
 f = torch.arange(256, dtype=torch.float32)
-v = (0.2 * torch.exp(-f / 40) + 1e-3)[:, None].expand(256, n_frames)
-gauss = GaussianPrior(v)
-g = torch.Generator().manual_seed(0)
-s = v.sqrt() * complex_randn((16, 256, n_frames), g)  # 16 draws of the "clean" prior
+vs = (0.2 * torch.exp(-f / 40) + 1e-3)[:, None].expand(256, n_frames)
+gauss = GaussianPrior(vs)
+gen = torch.Generator().manual_seed(0)
+s = vs.sqrt() * complex_randn((16, 256, n_frames), gen)  # 16 draws of the "clean" prior
 t = 0.4
-s_t, _ = sde.perturb(s, t, g)
+s_t, _ = sde.perturb(s, t, gen)
 
-closed = ch05.gaussian_posterior_mean(s_t, t, sde, v)
+closed = ch05.gaussian_posterior_mean(s_t, t, sde, vs)
 torch.testing.assert_close(tweedie_minimal(gauss, s_t, t), closed)
 torch.testing.assert_close(tweedie(gauss, s_t, gauss.score(s_t, t), t), closed)
 
@@ -118,7 +118,7 @@ torch.testing.assert_close(tweedie(gauss, s_t, gauss.score(s_t, t), t), closed)
 for t in (0.1, 0.4, 1.0):
     s_t, _ = sde.perturb(s, t, torch.Generator().manual_seed(1))
     mse = (tweedie(gauss, s_t, gauss.score(s_t, t), t) - s).abs().pow(2).mean()
-    print(f"t = {t}: MSE {mse:.4f}, posterior variance {ch05.gaussian_posterior_variance(t, sde, v).mean():.4f}")
+    print(f"t = {t}: MSE {mse:.4f}, posterior variance {ch05.gaussian_posterior_variance(t, sde, vs).mean():.4f}")
 
 # %% [markdown]
 # **Question:** at $t = 1$ the estimate is almost 0 for the quiet high-frequency bins but not for the
@@ -213,7 +213,7 @@ fig, slider = viz.step_slider(rec, show_tweedie=True)
 # at the end of the section.
 
 # %% [markdown]
-# **Exercise 1.** Derive the posterior variance $v\sigma_t^2/(\mu_t^2 v + \sigma_t^2)$ of the Gaussian case and
+# **Exercise 1.** Derive the posterior variance $\sigma_s^2\sigma_t^2/(\mu_t^2 \sigma_s^2 + \sigma_t^2)$ of the Gaussian case and
 # check it by Monte Carlo. (Solution: `ch05.gaussian_posterior_variance`.)
 
 # %%

@@ -17,7 +17,7 @@
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/udiffse-lite/udiffse_lite/blob/main/notebooks/06_nmf_noise_model.ipynb)
 #
 # **Goal:** model the noise of a recording as a low-rank, non-negative product
-# `V = W H` fitted with the Itakura–Saito divergence: the noise half of UDiffSE.
+# $V = WH$ fitted with the Itakura–Saito divergence: the noise half of UDiffSE.
 #
 # ## What you will learn
 #
@@ -67,8 +67,8 @@ torch.manual_seed(0)
 #
 # $$N_{ft} \sim \mathcal{CN}(0, V_{ft}), \qquad p(N_{ft}) = \frac{1}{\pi V_{ft}} \exp\!\Big(-\frac{|N_{ft}|^2}{V_{ft}}\Big),$$
 #
-# and that the variances have structure: a few spectral shapes (the columns of `W`,
-# F × K) switched on and off over time (the rows of `H`, K × T), `V = W H`.
+# and that the variances have structure: a few spectral shapes (the columns of $W$,
+# $F \times K$) switched on and off over time (the rows of $H$, $K \times T$), $V = WH$.
 #
 # Let us look at a noise in the domain the samplers use: the compressed complex
 # spectrogram, scaled so that its largest magnitude is 1.
@@ -113,7 +113,7 @@ viz.audio_table({kind: load_noise(kind, n_samples, seed=0) for kind in powers}, 
 # ## 2. Why Itakura–Saito
 #
 # Maximum likelihood picks `V` to minimise the negative log-likelihood of the observed
-# powers `P = |N|^2`:
+# powers $P = |N|^2$:
 #
 # $$-\log p(N) = \sum_{ft} \log \pi + \log V_{ft} + \frac{P_{ft}}{V_{ft}}.$$
 #
@@ -154,7 +154,7 @@ print(f"Euclidean distance, quiet / loud: {(((a * P - a * V1) ** 2).sum() / ((P 
 # %% [markdown]
 # ## 3. The multiplicative updates, derived
 #
-# With `V = W H`, the gradient of $D_\mathrm{IS}$ with respect to `H` is
+# With $V = WH$, the gradient of $D_\mathrm{IS}$ with respect to $H$ is
 #
 # $$\nabla_H D = W^\top\big(V^{-1} - P \odot V^{-2}\big) = \underbrace{W^\top V^{-1}}_{\nabla^+} - \underbrace{W^\top (P\odot V^{-2})}_{\nabla^-},$$
 #

@@ -92,14 +92,14 @@ device = "cuda" if torch.cuda.is_available() else "cpu"
 #
 # Early in the reverse process ($t \to 1$) the extra variance is large and the likelihood
 # pulls gently; near $t = 0$ it becomes the plain likelihood. Let automatic differentiation
-# confirm the gradient (complex convention: the score of $\mathcal{CN}(0, v)$ is $-s/v$,
+# confirm the gradient (complex convention: the score of $\mathcal{CN}(0, \sigma_s^2)$ is $-s/\sigma_s^2$,
 # i.e. $\partial/\partial \bar S$, which is half of what `torch.autograd` returns):
 
 # %%
-g = torch.Generator().manual_seed(0)
-S_t = complex_randn((2, 256, 16), g)                      # (B, F, T) two chains
-X_toy = complex_randn((256, 16), g)                        # (F, T) a mixture
-V_toy = torch.rand(256, 16, generator=g) + 0.1             # (F, T) a noise variance
+gen = torch.Generator().manual_seed(0)
+S_t = complex_randn((2, 256, 16), gen)                      # (B, F, T) two chains
+X_toy = complex_randn((256, 16), gen)                        # (F, T) a mixture
+V_toy = torch.rand(256, 16, generator=gen) + 0.1             # (F, T) a noise variance
 t = 0.5
 mu, sigma = ul.OUVESDE().mean_factor(t), ul.OUVESDE().std(t)
 
@@ -130,11 +130,11 @@ print("autograd / 2 == ul.samplers.pseudo_likelihood_grad: ok")
 F, B = 256, 4
 T = ul.size(fast=48, full=128)  # frames
 seeds = ul.size(fast=(0,), full=(0, 1))  # sampler seeds averaged
-g = torch.Generator().manual_seed(1)
-vs = (0.02 * torch.exp(torch.randn(F, 1, generator=g))).expand(F, T)  # (F, T) speech variance
-s = complex_randn((F, T), g) * vs.sqrt()                                 # (F, T) "clean speech"
+gen = torch.Generator().manual_seed(1)
+vs = (0.02 * torch.exp(torch.randn(F, 1, generator=gen))).expand(F, T)  # (F, T) speech variance
+s = complex_randn((F, T), gen) * vs.sqrt()                                 # (F, T) "clean speech"
 V = torch.full((F, T), vs.mean().item())                                 # white noise at 0 dB
-X = s + complex_randn((F, T), g) * V.sqrt()                              # (F, T) mixture
+X = s + complex_randn((F, T), gen) * V.sqrt()                              # (F, T) mixture
 gauss = ul.GaussianPrior(vs)
 bound = ch08.wiener_bound(vs, V, B)
 
@@ -414,9 +414,9 @@ plt.show()
 
 # %%
 # Exercise 1, checked by sampling the exact posterior directly
-g = torch.Generator().manual_seed(2)
+gen = torch.Generator().manual_seed(2)
 wiener = vs / (vs + V) * X
-draws = wiener + complex_randn((B, F, T), g) * (vs * V / (vs + V)).sqrt()
+draws = wiener + complex_randn((B, F, T), gen) * (vs * V / (vs + V)).sqrt()
 print(f"MSE of the mean of {B} exact samples / bound: {(draws.mean(0) - s).abs().pow(2).mean().item() / bound:.2f}")
 # Exercise 2
 torch.testing.assert_close(ch08.pseudo_likelihood_grad_autograd(S_t, X_toy, V_toy, mu, sigma),

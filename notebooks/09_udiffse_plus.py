@@ -111,9 +111,9 @@ def my_udiffse_plus(prior, X, n_steps=30, b=4, k=2, rank=4, lam=1.0, r=0.5, gene
 # %%
 # NBVAL_CHECK_OUTPUT
 F, T = 256, 32
-g = torch.Generator().manual_seed(1)
-vs = (0.02 * torch.exp(torch.randn(F, 1, generator=g))).expand(F, T)  # (F, T) speech variance
-X_gauss = complex_randn((F, T), g) * (2 * vs.mean()).sqrt()            # (F, T) a 0 dB "mixture"
+gen = torch.Generator().manual_seed(1)
+vs = (0.02 * torch.exp(torch.randn(F, 1, generator=gen))).expand(F, T)  # (F, T) speech variance
+X_gauss = complex_randn((F, T), gen) * (2 * vs.mean()).sqrt()            # (F, T) a 0 dB "mixture"
 gauss = ul.GaussianPrior(vs)
 mine = my_udiffse_plus(gauss, X_gauss, generator=torch.Generator().manual_seed(0))
 lib = udiffse_plus(gauss, X_gauss, cfg=SamplerConfig(predictor="euler-maruyama", output="mean"),

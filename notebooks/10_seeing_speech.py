@@ -167,10 +167,10 @@ plt.show()
 # %% [markdown]
 # ## 4. The lip encoder: a small lip reader, frozen
 #
-# AV-UDiffSE conditions its prior on AV-HuBERT features (768 numbers per frame from a
+# AV-UDiffSE conditions its prior on AV-HuBERT features (Shi et al., 2022; 768 numbers per frame from a
 # self-supervised model of about 100 M parameters): far too big for this course. The stand-in, `ul.visual.LipEncoder`, is a 3-D
 # convolution over lip motion, a small 2-D residual trunk and two temporal convolutions (about
-# 0.4 s of context), giving `p = 64` features per frame. It was trained on the teaching corpus to
+# 0.4 s of context), giving $p = 64$ features per frame. It was trained on the teaching corpus to
 # classify the viseme of each frame, then **frozen**: the audio-visual priors were trained on its
 # features and carry it inside their checkpoints.
 
@@ -258,7 +258,7 @@ print("my_cross_attention == ul.unet.CrossAttentionBlock:", tuple(mine.shape), "
 
 # %% [markdown]
 # The block has `F_l d` parameters for the queries, `2 p d` for the keys and values,
-# `d F_l + F_l` for the output and `2 C` for the GroupNorm (the reference uses `d = F_l`):
+# $d F_l + F_l$ for the output and $2C$ for the GroupNorm (the reference uses $d = F_l$):
 # tiny compared with the convolutions, and no convolution of its own, hence "light". It adds one
 # `(C T) × T_v` attention matrix per level: cheap, because there are few video frames.
 #
@@ -319,7 +319,7 @@ plt.show()
 # ## 7. FiLM: telling the network which frames go together
 #
 # The audio and the video share a clock: video frame $k$ shows $[k/25, (k+1)/25)$ s, the STFT
-# frames $5k \dots 5k+4$ of the same interval. **Feature-wise linear modulation** (FiLM) uses that:
+# frames $5k \dots 5k+4$ of the same interval. **Feature-wise linear modulation** (FiLM; Perez et al., 2018) uses that:
 # each STFT frame takes the features $v_{k(t)}$ of its own video frame, and a linear map turns them
 # into a per-channel scale and shift of the feature map at that frame,
 #
@@ -355,8 +355,8 @@ print("my_film == ul.unet.FiLMBlock:", tuple(h.shape))
 # The shipped `tiny-av` is this prior: FiLM at every level from the frozen lip encoder's features,
 # warm-started from the first audio-only prior and trained with 20 % of its training crops given
 # the *null* video (condition dropout), so that the same network also runs without video and
-# supports classifier-free guidance, $\mathrm{score} = s(\varnothing) + w\,(s(v) - s(\varnothing))$
-# (`ul.enhance(..., guidance=w)`). How much does each level listen to the lips? The size of
+# supports classifier-free guidance (Ho & Salimans, 2022), $\mathrm{score} = s(\varnothing) + \omega\,(s(v) - s(\varnothing))$
+# (`ul.enhance(..., guidance=ω)`). How much does each level listen to the lips? The size of
 # $\gamma$ and $\beta$ over our example:
 
 # %%
@@ -365,11 +365,11 @@ v_stft = spectral.video_to_stft_frames(v_feats, S.shape[-1])                    
 rows = []
 for j, blk in enumerate(av_prior.net.cond):
     with torch.no_grad():
-        g, bb = blk.proj(v_stft).chunk(2, dim=-1)
-    rows.append((j, g.abs().mean().item(), bb.abs().mean().item()))
+        scale, shift = blk.proj(v_stft).chunk(2, dim=-1)             # gamma, beta of each frame
+    rows.append((j, scale.abs().mean().item(), shift.abs().mean().item()))
 print("level | mean |gamma| | mean |beta|")
-for j, g, bb in rows:
-    print(f"{j:5d} | {g:12.3f} | {bb:11.3f}")
+for j, gam, bet in rows:
+    print(f"{j:5d} | {gam:12.3f} | {bet:11.3f}")
 
 # %% [markdown]
 # ## Exercises
@@ -394,7 +394,7 @@ for j, g, bb in rows:
 
 # %% [markdown]
 # **Exercise 3.** Write `attention_map(block, h, v)`. Then set `UNetConfig(attn_unscaled=True)` on a random
-# block with `d = 256`: how peaked are the softmax rows without the `1/√d`?
+# block with $d = 256$: how peaked are the softmax rows without the $1/\sqrt d$?
 
 # %%
 # Your solution to exercise 3

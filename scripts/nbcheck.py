@@ -212,6 +212,7 @@ def cmd_check(args) -> int:
             if not ipynb.with_suffix(".py").exists():
                 problems.append(f"{ipynb.name}: has no paired .py percent file (the source of truth)")
         problems += url_problems()
+        problems += citation_problems()
     for p in problems:
         print("nbcheck:", p)
     print(f"nbcheck: checked {len(pys)} notebook pair(s): "
@@ -237,6 +238,39 @@ def url_problems() -> list[str]:
         for m in re.finditer(r"(?:github\.com|colab\.research\.google\.com/github)/([\w.-]+/[\w.-]+)", f.read_text()):
             if m.group(1) != want:
                 probs.append(f"{rel(f)}: {m.group(0)} is not the repository of pyproject.toml ({want})")
+    return probs
+
+
+# "Vincent (2011)", "Song et al. (2021)", "(Févotte & Idier, 2011)", "(Le Roux et al., 2019)"
+_NAME = r"[^\W\d_][\w'-]+"
+CITATION = re.compile(rf"({_NAME})(?: et al\.| (?:&|and) {_NAME})?(?:,? \(|, )((?:19|20)\d\d)[a-z]?\b")
+
+
+def bib_entries(bib: Path | None = None) -> list[tuple[str, str]]:
+    """(author field, year) of every entry of book/references.bib."""
+    text = (bib or BOOK / "references.bib").read_text()
+    out = []
+    for entry in re.split(r"\n@", text)[1:]:
+        a = re.search(r"author\s*=\s*\{(.+?)\},\s*\n", entry, re.S)
+        y = re.search(r"year\s*=\s*\{(\d{4})\}", entry)
+        if a and y:
+            out.append((a.group(1), y.group(1)))
+    return out
+
+
+def citation_problems(files: list[Path] | None = None, bib: Path | None = None) -> list[str]:
+    """Author-year citations in the chapters and the book pages with no entry in references.bib
+    (same year, the cited name among the authors): every cited work resolves in the bibliography."""
+    entries = bib_entries(bib)
+    files = files if files is not None else sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py")) + sorted(BOOK.glob("*.md"))
+    probs = []
+    for f in files:
+        for m in CITATION.finditer(f.read_text()):
+            name, year = m.group(1), m.group(2)
+            if name[0].islower() or name in {"In", "From", "Since", "ICASSP", "ICLR", "Interspeech", "TASLP"}:
+                continue
+            if not any(year == y and re.search(rf"\b{re.escape(name)}\b", a) for a, y in entries):
+                probs.append(f"{rel(f)}: '{m.group(0)}' has no entry in book/references.bib")
     return probs
 
 

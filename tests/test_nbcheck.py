@@ -129,3 +129,14 @@ def test_book_checks_find_remote_scripts_and_false_claims(tmp_path):
     assert "false" in nbcheck.book_claims(
         chapter("mean SI-SDR gain over the input: tiny-ao -27.2 dB, tiny-av +1.0 dB\n"), name)[0]
     assert "missing" in nbcheck.book_claims(chapter("nothing\n"), name)[0]
+
+
+def test_every_citation_resolves_in_the_bibliography(tmp_path):
+    """Author-year citations in the chapters and book pages name an entry of book/references.bib."""
+    assert nbcheck.citation_problems() == []
+    assert len(nbcheck.bib_entries()) >= 15
+    page = tmp_path / "page.md"
+    page.write_text("As Vincent (2011) showed, and (Févotte & Idier, 2011) and Song et al. (2021) too.\n"
+                    "But Vincent (2012) and (Smith et al., 2020) are not in the list.\n")
+    probs = nbcheck.citation_problems([page])
+    assert len(probs) == 2 and "Vincent (2012" in probs[0] and "Smith et al., 2020" in probs[1]

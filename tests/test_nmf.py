@@ -59,3 +59,24 @@ def test_bad_input(gen):
         NMF(10, 10, rank=0)
     with pytest.raises(ValueError, match="shape"):
         NMF(10, 10, generator=gen).update(torch.ones(10, 11))
+
+
+def test_batched_nmf_fits_each_recording_as_alone(gen):
+    """NMF(batch=U) runs U factorisations side by side: each equals an unbatched NMF from the same start."""
+    U, F, T = 3, 20, 15
+    P = torch.rand(U, F, T, generator=gen) + 0.1
+    batched = NMF(F, T, 4, generator=gen, batch=U)
+    alone = []
+    for u in range(U):
+        m = NMF(F, T, 4)
+        m.W, m.H = batched.W[u].clone(), batched.H[u].clone()
+        alone.append(m)
+    for _ in range(5):
+        batched.update(P)
+        for u, m in enumerate(alone):
+            m.update(P[u])
+    for u, m in enumerate(alone):
+        torch.testing.assert_close(batched.V[u], m.V)
+    torch.testing.assert_close(batched.W.sum(1), torch.ones(U, 4))
+    with pytest.raises(ValueError, match="NMF expects"):
+        batched.update(P[0])

@@ -139,3 +139,36 @@ def test_load_pretrained_downloads_and_verifies(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="wrong sha256"):
         priors.load_pretrained("bad-test", cache_dir=tmp_path / "cache")
     assert sorted(f.name for f in (tmp_path / "cache").iterdir()) == ["mini-test.pt"]  # nothing half-written
+
+
+def test_cli_enhances_a_folder_in_batches(tmp_path, capsys):
+    import soundfile as sf
+
+    rng = np.random.default_rng(1)
+    src = tmp_path / "noisy"
+    src.mkdir()
+    lengths = {"a": 9000, "b": 16000, "c": 12345}
+    for name, n in lengths.items():
+        sf.write(src / f"{name}.wav", 0.1 * rng.standard_normal(n), 16000)
+    (src / "notes.txt").write_text("not audio")
+    ck = mini_prior().save(tmp_path / "mini.pt")
+    out = tmp_path / "clean"
+    args = ["enhance", str(src), "--out", str(out), "--checkpoint", str(ck), "--steps", "3", "--samples", "1",
+            "--batch", "2"]
+    assert cli.main(args) == 0
+    printed = capsys.readouterr().out
+    assert "enhanced 3 files" in printed and "files per minute" in printed
+    for name, n in lengths.items():
+        z, sr = sf.read(out / f"{name}.wav")
+        assert sr == 16000 and z.shape == (n,)
+    with pytest.raises(SystemExit, match="pass --overwrite"):
+        cli.main(args)
+    assert cli.main(args + ["--overwrite"]) == 0
+    with pytest.raises(SystemExit, match="one recording"):
+        cli.main(args + ["--overwrite", "--features", str(tmp_path / "f.npy")])
+    with pytest.raises(SystemExit, match="must be a folder"):
+        cli.main(["enhance", str(src / "a.wav"), str(src / "b.wav"), "--out", str(out / "a.wav")])
+    with pytest.raises(SystemExit, match="inputs are never overwritten"):
+        cli.main(["enhance", str(src / "a.wav"), str(src / "b.wav"), "--out", str(src), "--overwrite"])
+    assert cli.main(["enhance", str(src / "a.wav"), str(src / "b.wav"), "--out", str(out), "--overwrite",
+                     "--batch", "0", "--checkpoint", str(ck)]) == 2  # a ValueError: one line, exit 2

@@ -204,7 +204,8 @@ def test_ddp_two_processes_gloo(tmp_path):
 def test_recipes_and_cli():
     from udiffse_lite import recipes
 
-    assert set(recipes.RECIPES) == {"tiny-ao-v1", "tiny-ao", "tiny-av-film1", "tiny-av", "tiny-av-xattn", "colab-ao", "colab-av",
+    assert set(recipes.RECIPES) == {"tiny-ao-v1", "tiny-ao", "tiny-av-film1", "tiny-av", "tiny-av-edm", "tiny-av-xattn",
+                                    "colab-ao", "colab-av",
                                     "paper-ao", "paper-av"}
     for name, r in recipes.RECIPES.items():
         assert r.audio_visual == ("-av" in name)
@@ -271,6 +272,9 @@ def test_snr_loss_weight_emphasises_large_t_and_keeps_the_noise_loss_by_default(
     torch.testing.assert_close(loss_weight(sde, t, "noise"), torch.ones(3))
     w = loss_weight(sde, t, "snr")
     assert w[0] == pytest.approx(1.0, abs=0.01) and w[2] == pytest.approx(1 + (0.389 / 0.223) ** 2, rel=0.02)
+    e = loss_weight(sde, t, "edm")  # EDM: the clean-data error in units of sigma_data at large t
+    assert e[0] == pytest.approx(1.0, abs=0.02) and e[2] == pytest.approx(1 + (0.389 / 0.223 / 0.2) ** 2, rel=0.02)
+    assert torch.all(e[1:] > w[1:])
     with pytest.raises(ValueError, match="loss_weight"):
         TrainConfig(loss_weight="x0")
     # with equal per-sample errors the weighted loss equals the plain one (a weighted mean)

@@ -37,7 +37,7 @@ from . import examples, metrics, nmf, samplers, sde, spectral  # noqa: E402
 from .audio import load_audio, save_audio  # noqa: E402
 from .nmf import NMF  # noqa: E402
 from .priors import GaussianPrior, ScorePrior, load_pretrained  # noqa: E402
-from .samplers import SamplerConfig, enhance, prior_sample, udiffse, udiffse_plus  # noqa: E402
+from .samplers import SamplerConfig, enhance, enhance_batch, prior_sample, udiffse, udiffse_plus  # noqa: E402
 from .sde import OUVESDE  # noqa: E402
 
 __version__ = "0.1.0"

@@ -106,11 +106,82 @@ def _check_device(device: str | None) -> None:
 
 
 # ------------------------------------------------------------------ enhance
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+
+
+def _batch_inputs(inputs: list[str]) -> list[Path] | None:
+    """The files of a batch run (several inputs, or one folder), or None for a single file."""
+    paths = [Path(p) for p in inputs]
+    for p in paths:
+        if not p.exists():
+            raise SystemExit(f"error: input {p} does not exist")
+    if len(paths) == 1 and not paths[0].is_dir():
+        return None
+    files = []
+    for p in paths:
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.suffix.lower() in AUDIO_SUFFIXES)
+            if not found:
+                raise SystemExit(f"error: folder {p} holds no audio files ({', '.join(AUDIO_SUFFIXES)})")
+            files += found
+        else:
+            files.append(p)
+    names = [f.stem for f in files]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise SystemExit(f"error: several inputs are named {dup[0]}; their outputs would collide in --out")
+    return files
+
+
+def cmd_enhance_many(args, files: list[Path]) -> int:
+    """Batch mode: many recordings into the folder --out, several per network call."""
+    import os
+
+    from .audio import load_audio, save_audio
+    from .samplers import enhance_batch
+
+    if args.lips or args.features:
+        raise SystemExit("error: --lips/--features apply to one recording; enhance audio-visual files one by one")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise SystemExit(f"error: with several inputs --out must be a folder, and {out} is a file")
+    targets = [out / f"{f.stem}.wav" for f in files]
+    clash = [t for t in targets if t.exists()]
+    if clash and not args.overwrite:
+        raise SystemExit(f"error: {clash[0]} exists ({len(clash)} of the outputs do); pass --overwrite to replace them")
+    if any(t.resolve() == f.resolve() for t, f in zip(targets, files)):
+        raise SystemExit("error: --out is the folder of the inputs; choose another folder (inputs are never overwritten)")
+    out.mkdir(parents=True, exist_ok=True)
+    if not os.access(out, os.W_OK):
+        raise SystemExit(f"error: cannot write into {out} (permission denied); choose another --out")
+    if args.method != "udiffse+":
+        raise SystemExit("error: batch mode runs udiffse+; enhance files one by one for --method udiffse")
+    _check_device(args.device)
+    loaded = [load_audio(f, sr=None) for f in files]  # every file read (and checked) before any work
+    prior = _load_prior(args.checkpoint, False)
+    if args.device:
+        prior = prior.to(args.device)
+    t0 = time.perf_counter()
+    outs = enhance_batch([y for y, _ in loaded], [sr for _, sr in loaded], prior=prior, n_steps=args.steps,
+                         n_samples=args.samples, seed=args.seed, schedule=args.schedule, preset=args.preset,
+                         batch_size=args.batch, progress=True)
+    for t, o, (_, sr) in zip(targets, outs, loaded):
+        save_audio(t, o, sr)
+    dt = time.perf_counter() - t0
+    audio = sum(len(y) / sr for y, sr in loaded)
+    print(f"enhanced {len(files)} files ({audio:.1f} s of audio) -> {out} in {dt:.1f} s "
+          f"({60 * len(files) / dt:.1f} files per minute, batches of {args.batch})")
+    return 0
+
+
 def cmd_enhance(args) -> int:
     from .audio import load_audio, save_audio
     from .samplers import enhance
 
-    inp, out = Path(args.input), Path(args.out)
+    files = _batch_inputs(args.input)
+    if files is not None:
+        return cmd_enhance_many(args, files)
+    inp, out = Path(args.input[0]), Path(args.out)
     if not inp.exists():
         raise SystemExit(f"error: input {inp} does not exist")
     _check_out(out, inp, args.overwrite)
@@ -140,8 +211,11 @@ def cmd_enhance(args) -> int:
 def _add_enhance(sub):
     p = sub.add_parser("enhance", help="enhance a noisy recording",
                        description="Enhance a noisy wav with UDiffSE+ or UDiffSE (any length, any rate).")
-    p.add_argument("input", help="noisy audio file (wav/flac/ogg; mono or mixed down)")
-    p.add_argument("--out", required=True, help="output wav (written atomically, never over the input)")
+    p.add_argument("input", nargs="+", help="noisy audio file (wav/flac/ogg; mono or mixed down); several "
+                                             "files or a folder enhance them in batches into the folder --out")
+    p.add_argument("--out", required=True, help="output wav (written atomically, never over the input); "
+                                                "a folder when several inputs are given")
+    p.add_argument("--batch", type=int, default=8, help="recordings per network call in batch mode")
     p.add_argument("--lips", help="lip frames (.npz with 'frames' (T, 88, 88) or .npy) at 25 fps")
     p.add_argument("--features", help="precomputed visual features (.npy, (T, p)) at 25 fps")
     p.add_argument("--method", default="udiffse+", choices=["udiffse+", "udiffse"])

@@ -76,6 +76,13 @@ RECIPES: dict[str, Recipe] = {
                       "classifier-free guidance; the loss weighted by 1 + sigma^2/mu^2 (more weight at large t, "
                       "where lips help) and 10x learning rate on the FiLM blocks; warm-started from "
                       "tiny-av-film1 (--init-from its last.pt)"),
+    "tiny-av-edm": Recipe("tiny", "film",
+                          _tc(batch_size=8, crop_frames=128, lr=2e-4, steps=3000, ema_decay=0.999, p_uncond=0.2,
+                              amp="bf16", speed_perturb=0.15, lr_warmup=50, lr_decay="cosine", cond_lr_mult=10.0,
+                              loss_weight="edm", val_every=500, ckpt_every=100, snapshot_every=500),
+                          "tiny-av continued with EDM's loss weighting (1 + sigma^2/(mu sigma_data)^2: the "
+                          "clean-data error at large t, where only the lips can say where speech is); "
+                          "warm-started from the shipped tiny-av (--init-from)"),
     "tiny-av-xattn": Recipe("tiny", "cross_attention",
                             _tc(batch_size=8, crop_frames=128, lr=2e-4, steps=2000, ema_decay=0.999, p_uncond=0.1,
                                 val_every=250, ckpt_every=250),

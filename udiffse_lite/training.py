@@ -51,7 +51,8 @@ def _unwrap(net: torch.nn.Module) -> torch.nn.Module:
     return net
 
 
-LOSS_WEIGHTS = ("noise", "snr")
+LOSS_WEIGHTS = ("noise", "snr", "edm")
+SIGMA_DATA = 0.2  # rms of |S| of a normalised compressed crop (0.17-0.22 on the corpus): EDM's sigma_data
 
 
 def loss_weight(sde: OUVESDE, t: torch.Tensor, kind: str = "noise") -> torch.Tensor:
@@ -65,6 +66,11 @@ def loss_weight(sde: OUVESDE, t: torch.Tensor, kind: str = "noise") -> torch.Ten
     ``"snr"``: ``1 + sigma_t^2 / mu_t^2``, adding the clean-data (x0) error
     ``|s0_hat - s0|^2 = (sigma/mu)^2 |z_hat - z|^2``: about 4x at t = 1, 1x at small t, the same
     optimum (any positive weighting of the conditional scores has it).
+    ``"edm"``: ``1 + sigma_t^2 / (mu_t sigma_data)^2``, EDM's weighting (Karras et al. 2022)
+    written for a noise-predicting network: at large ``t`` the loss is the clean-data error
+    ``|s0_hat - s0|^2 / sigma_data^2``, so where the noisy input says little the network is paid for
+    every bit of the speech it can infer from elsewhere (the lips); about 77x at t = 1, 1x at
+    small t.
 
     Notebook: 03_score_matching.ipynb
     """
@@ -72,6 +78,8 @@ def loss_weight(sde: OUVESDE, t: torch.Tensor, kind: str = "noise") -> torch.Ten
         return torch.ones_like(t)
     if kind == "snr":
         return 1.0 + (sde.std(t) / sde.mean_factor(t)) ** 2
+    if kind == "edm":
+        return 1.0 + (sde.std(t) / (sde.mean_factor(t) * SIGMA_DATA)) ** 2
     raise ValueError(f"loss weight must be one of {LOSS_WEIGHTS}, got {kind!r}")
 
 
@@ -149,7 +157,7 @@ class TrainConfig:
     lr_min_ratio: float = 0.1  # floor of the cosine decay
     cond_lr_mult: float = 1.0  # learning-rate multiplier of the video-conditioning blocks (and null video)
     snapshot_every: int = 0  # also export the EMA prior as prior_step{k}.pt every k steps (learning curves)
-    loss_weight: str = "noise"  # "noise" (SGMSE) or "snr": 1 + sigma^2/mu^2, more weight where lips help
+    loss_weight: str = "noise"  # "noise" (SGMSE), "snr" (1 + sigma^2/mu^2) or "edm" (1 + sigma^2/(mu sd)^2)
 
     def __post_init__(self):
         if self.crop_frames < 8:
