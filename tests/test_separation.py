@@ -89,3 +89,49 @@ def test_bad_settings_are_refused():
         dps_sample(p, X, videos=[None])
     with pytest.raises(ValueError, match="complex"):
         dps_sample(p, X.abs())
+
+
+def test_enhance_with_a_diffusion_noise_prior_runs_and_refuses_bad_settings():
+    import numpy as np
+
+    from udiffse_lite.samplers import enhance
+
+    rng = np.random.default_rng(0)
+    t = np.arange(16000) / 16000
+    s = (0.3 * np.sin(2 * np.pi * 200 * t) * (t > 0.5)).astype(np.float32)
+    y = s + 0.05 * rng.standard_normal(16000).astype(np.float32)
+    speech, noise = GaussianPrior(torch.full((F, 1), 0.05)), GaussianPrior(torch.full((F, 1), 0.01))
+    out = enhance(y, 16000, prior=speech, noise_model="diffusion", noise_prior=noise, n_steps=6, n_samples=2)
+    assert out.shape == y.shape and np.isfinite(out).all()
+    assert np.sum(out ** 2) < np.sum(y ** 2)  # a mask of the mixture: never louder
+    with pytest.raises(ValueError, match="noise_model"):
+        enhance(y, 16000, prior=speech, noise_model="gmm")
+    with pytest.raises(ValueError, match="noise_model='diffusion'"):
+        enhance(y, 16000, prior=speech, noise_prior=noise)
+    with pytest.raises(ValueError, match="zeta"):
+        enhance(y, 16000, prior=speech, noise_model="diffusion", noise_prior=noise, zeta=-1.0)
+    with pytest.raises(ValueError, match="noise_prior must be a prior"):
+        enhance(y, 16000, prior=speech, noise_model="diffusion", noise_prior="tiny-noise")
+
+
+def test_separate_returns_one_waveform_per_lip_video_in_order():
+    import numpy as np
+
+    import udiffse_lite as ul
+    from udiffse_lite.examples import load_example
+
+    a, b = load_example("matched-1"), load_example("mismatched-1")
+    L = 16000
+    x = a.speech[:L] + b.speech[:L] + 0.01 * np.random.default_rng(0).standard_normal(L).astype(np.float32)
+    n_v = ul.spectral.expected_video_frames(L)
+    lips = [a.lips[:n_v], b.lips[:n_v]]
+    prior = ul.load_pretrained("tiny-av")
+    outs = ul.separate(x, 16000, lips=lips, prior=prior, n_steps=4, n_samples=1)
+    assert len(outs) == 2 and all(o.shape == (L,) and np.isfinite(o).all() for o in outs)
+    assert np.sum(outs[0] ** 2) + np.sum(outs[1] ** 2) < 1.5 * np.sum(x ** 2)
+    with pytest.raises(ValueError, match="one lip video per speaker"):
+        ul.separate(x, 16000, lips=[], prior=prior)
+    with pytest.raises(ValueError, match="audio-visual prior"):
+        ul.separate(x, 16000, lips=lips, prior=ul.load_pretrained("tiny-ao"))
+    with pytest.raises(ValueError, match="more than 10 % apart"):
+        ul.separate(x, 16000, lips=[a.lips[:5], b.lips[:n_v]], prior=prior)

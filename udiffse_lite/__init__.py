@@ -39,8 +39,9 @@ from .nmf import NMF  # noqa: E402
 from .priors import GaussianPrior, ScorePrior, load_pretrained  # noqa: E402
 from .samplers import SamplerConfig, enhance, enhance_batch, prior_sample, udiffse, udiffse_plus  # noqa: E402
 from .sde import OUVESDE  # noqa: E402
+from .separation import separate  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["FAST", "SIZE", "size", "GaussianPrior", "examples", "NMF", "OUVESDE", "SamplerConfig", "ScorePrior", "enhance",
            "load_audio", "load_pretrained", "metrics", "nmf", "prior_sample", "samplers", "save_audio",
-           "sde", "spectral", "udiffse", "udiffse_plus"]
+           "sde", "separate", "spectral", "udiffse", "udiffse_plus", "enhance_batch"]

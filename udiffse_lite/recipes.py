@@ -30,6 +30,7 @@ class Recipe:
         conditioning: ``"none"`` (audio-only) or ``"cross_attention"`` / ``"film"``.
         train: the :class:`~udiffse_lite.training.TrainConfig`.
         note: where the numbers come from and what the run costs.
+        data: ``"speech"`` (the corpus' utterances) or ``"noise"`` (its noise library: a noise prior).
 
     Notebook: 03_score_matching.ipynb
     """
@@ -38,6 +39,7 @@ class Recipe:
     conditioning: str
     train: TrainConfig = field(default_factory=TrainConfig)
     note: str = ""
+    data: str = "speech"
 
     @property
     def audio_visual(self) -> bool:
@@ -88,6 +90,15 @@ RECIPES: dict[str, Recipe] = {
                                 val_every=250, ckpt_every=250),
                             "the first shipped tiny-av: the papers' light cross-attention, warm-started from "
                             "tiny-ao-v1@1000; its video pathway never learned (true vs wrong lips: +0.0 dB)"),
+    "tiny-noise": Recipe("tiny", "none",
+                         _tc(batch_size=8, crop_frames=128, lr=2e-4, steps=2000, ema_decay=0.999, amp="bf16",
+                             lr_warmup=50, lr_decay="cosine", val_every=500, ckpt_every=100, snapshot_every=500),
+                         "a prior over noise (the noise library's train split, 8 types x 30 s) for the two-prior "
+                         "posterior of DAVSS-NM; warm-started from tiny-ao (--init-from): spectro-temporal "
+                         "features carry over, the distribution is learned anew", data="noise"),
+    "colab-noise": Recipe("colab", "none", _tc(batch_size=8, crop_frames=256, lr=1e-4, steps=6000, ema_decay=0.999,
+                                               val_every=1000, ckpt_every=500),
+                          "the noise prior at the colab tier (an estimate, not measured)", data="noise"),
     "colab-ao": Recipe("colab", "none", _tc(batch_size=8, crop_frames=256, lr=1e-4, steps=6000, ema_decay=0.999,
                                             val_every=1000, ckpt_every=500),
                        "one Colab T4, fp16 AMP; sized to finish in under an hour (an estimate, not measured)"),
@@ -130,6 +141,27 @@ def build_net(recipe: Recipe, video_dim: int = 0, seed: int = 0):
                           conditioning=recipe.conditioning)
     torch.manual_seed(seed)
     return ScoreUNet(cfg)
+
+
+def noise_rows(corpus: str, split: str = "train") -> list[dict]:
+    """Rows (``id``, absolute ``wav``, ``type``) of the corpus' noise library for one split.
+
+    Notebook: 03_score_matching.ipynb
+    """
+    p = Path(corpus) / "noise.jsonl"
+    if not p.exists():
+        raise ValueError(f"{p} not found: a noise prior trains on the noise library of a built corpus "
+                         f"(`python -m udiffse_lite corpus --preset small --out {corpus}`)")
+    rows = []
+    for line in p.read_text().splitlines():
+        if line.strip():
+            r = json.loads(line)
+            if r.get("split") == split:
+                r["wav"] = str(Path(corpus) / r["wav"]) if not Path(r["wav"]).is_absolute() else r["wav"]
+                rows.append(r)
+    if not rows:
+        raise ValueError(f"the noise library of {corpus} has no {split!r} clips")
+    return rows
 
 
 def warm_start(net, path) -> int:
@@ -177,20 +209,27 @@ def train_from_args(args) -> dict:
     except ImportError as e:  # the data package is written alongside this one
         raise ValueError(f"udiffse_lite.data.CropDataset is not available ({e}); build the corpus first") from e
     feats = features if recipe.audio_visual else None
-    train_set = CropDataset(args.corpus, split="train", features=feats, seed=tcfg.seed)
-    try:
-        val_set = CropDataset(args.corpus, split="valid", features=feats, seed=tcfg.seed)
-        if len(val_set) == 0:
+    if recipe.data == "noise":
+        rows = noise_rows(args.corpus, "train")
+        # one clip per noise type is held out for the validation loss (the test clips stay for tables)
+        held = {r["id"] for r in rows if r["id"].endswith("_2")}
+        train_set = CropDataset(rows=[r for r in rows if r["id"] not in held], split="train", seed=tcfg.seed)
+        val_set = CropDataset(rows=[r for r in rows if r["id"] in held], split="valid", seed=tcfg.seed) if held else None
+    else:
+        train_set = CropDataset(args.corpus, split="train", features=feats, seed=tcfg.seed)
+        try:
+            val_set = CropDataset(args.corpus, split="valid", features=feats, seed=tcfg.seed)
+            if len(val_set) == 0:
+                val_set = None
+        except (FileNotFoundError, ValueError):
             val_set = None
-    except (FileNotFoundError, ValueError):
-        val_set = None
     video_dim = int(train_set[0]["video"].shape[-1]) if recipe.audio_visual else 0
     net = build_net(recipe, video_dim, seed=tcfg.seed)
     if getattr(args, "init_from", None) and not args.resume:
         loaded = warm_start(net, args.init_from)
         print(f"initialised {loaded} tensors from {args.init_from}; the rest (video blocks) are new")
     out = Path(args.out)
-    meta = {"recipe": args.config, "data": {"corpus": str(args.corpus), "features": features},
+    meta = {"recipe": args.config, "data": {"corpus": str(args.corpus), "features": features, "kind": recipe.data},
             "note": recipe.note}
     trainer = Trainer(net, train_set, tcfg, val_set=val_set, out_dir=out, device=args.device, meta=meta)
     last = out / "last.pt"

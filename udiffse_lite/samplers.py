@@ -575,11 +575,15 @@ def _enhance_chunk(prior, y: np.ndarray, video, method, cfg, em_iters, nmf_rank,
         if v.shape[0] < need:
             v = torch.cat([v, v[-1:].expand(need - v.shape[0], *v.shape[1:])])
         v = prior.features(v[:need].to(dev), cfg.n_samples)
-    kwargs = dict(cfg=cfg, video=v, nmf_rank=nmf_rank, generator=generator, callback=callback)
-    if method == "udiffse":
-        kwargs["em_iters"] = em_iters
-    with torch.no_grad():
-        S = METHODS[method](prior, X, **kwargs)
+    if callable(method):  # a diffusion noise prior (enhance(noise_model="diffusion")): DPS
+        with torch.no_grad():
+            S = method(prior, X, cfg=cfg, video=v, generator=generator, nf=float(NF.reshape(-1)[0]))
+    else:
+        kwargs = dict(cfg=cfg, video=v, nmf_rank=nmf_rank, generator=generator, callback=callback)
+        if method == "udiffse":
+            kwargs["em_iters"] = em_iters
+        with torch.no_grad():
+            S = METHODS[method](prior, X, **kwargs)
     out = spectral.to_wave(S * NF[0], len(y)).cpu().numpy()
     if not np.isfinite(out).all():
         raise FloatingPointError("the sampler produced NaN/Inf (non-finite prior weights or settings); "
@@ -602,8 +606,9 @@ def enhance(y, sr: int, *, prior, method: str = "udiffse+", video=None, n_steps:
             schedule: str | None = None, seed: int | None = 0, chunk_seconds: float = 20.0,
             overlap_seconds: float = 1.0, callback=None, progress: bool = False,
             guidance: float | None = None, precision: str | None = None, preset: str = "default",
+            noise_model: str = "nmf", noise_prior=None, zeta: float | None = None,
             **sampler_options) -> np.ndarray:
-    """Enhance a noisy waveform with UDiffSE or UDiffSE+.
+    """Enhance a noisy waveform with UDiffSE or UDiffSE+ (NMF noise), or with two diffusion priors.
 
     Args:
         y: (L,) float waveform (numpy or torch), any sample rate ``sr`` (resampled to 16 kHz
@@ -620,6 +625,12 @@ def enhance(y, sr: int, *, prior, method: str = "udiffse+", video=None, n_steps:
         preset: named settings (:data:`PRESETS`): ``"default"`` (30 steps, 4 chains),
             ``"reference"`` (the reference code's choices), ``"fast"`` (real time on a 2-core
             CPU); arguments given explicitly win over the preset.
+        noise_model: ``"nmf"`` (the papers' UDiffSE/UDiffSE+) or ``"diffusion"``: a second
+            diffusion prior over noise, both sources sampled together with the DPS likelihood
+            (:mod:`udiffse_lite.separation`, DAVSS-NM); the output is the speech's Wiener mask
+            applied to the mixture. ``method`` and the NMF settings do not apply then.
+        noise_prior: the noise prior for ``noise_model="diffusion"`` (default: ``"tiny-noise"``).
+        zeta: the DPS weight (default :class:`~udiffse_lite.separation.DPSConfig`'s).
 
     Returns:
         (L,) float32 numpy array at ``sr``, the same length as ``y``.
@@ -651,6 +662,12 @@ def enhance(y, sr: int, *, prior, method: str = "udiffse+", video=None, n_steps:
         raise ValueError(f"nmf_rank must be a positive integer, got {nmf_rank!r}")
     cfg, precision = _settings(preset, n_steps, n_samples, precision,
                                dict(lam=lam, schedule=schedule, guidance=guidance, **sampler_options))
+    if noise_model not in ("nmf", "diffusion"):
+        raise ValueError(f"noise_model must be 'nmf' or 'diffusion', got {noise_model!r}")
+    if noise_model == "diffusion":
+        method = _dps_method(prior, noise_prior, zeta)
+    elif noise_prior is not None or zeta is not None:
+        raise ValueError("noise_prior and zeta apply to noise_model='diffusion'; drop them or set it")
     if video is not None and getattr(prior, "conditional", None) is False:
         raise ValueError("video was given but this prior is audio-only; load an audio-visual prior "
                          "(load_pretrained('tiny-av')) or pass video=None")
@@ -670,6 +687,31 @@ def enhance(y, sr: int, *, prior, method: str = "udiffse+", video=None, n_steps:
     finally:
         if precision is not None:
             prior.precision = old_precision
+
+
+def _dps_method(prior, noise_prior, zeta):
+    """The sampler of ``enhance(noise_model="diffusion")``: speech and noise priors coupled by DPS."""
+    from .separation import DPSConfig, dps_sample, wiener_masks
+
+    if noise_prior is None:
+        from .priors import load_pretrained
+
+        noise_prior = load_pretrained("tiny-noise")
+    if not (hasattr(noise_prior, "sde") and hasattr(noise_prior, "score")):
+        raise ValueError(f"noise_prior must be a prior (load_pretrained('tiny-noise')), got {type(noise_prior)}")
+    if getattr(noise_prior, "conditional", False):
+        raise ValueError("noise_prior is audio-visual; a noise prior is unconditional")
+    if noise_prior.sde != prior.sde:
+        raise ValueError("the noise prior and the speech prior must share the SDE")
+    extra = {} if zeta is None else {"zeta": zeta}
+    DPSConfig(**extra)  # refuse a bad zeta before any work
+
+    def run(prior, X, *, cfg, video, generator, nf):
+        dcfg = DPSConfig(n_steps=cfg.n_steps, n_samples=cfg.n_samples, guidance=cfg.guidance, **extra)
+        states = dps_sample([prior, noise_prior], X, videos=[video, None], cfg=dcfg, nf=nf, generator=generator)
+        return wiener_masks(states)[0] * X
+
+    return run
 
 
 def _settings(preset: str, n_steps, n_samples, precision, options: dict) -> tuple[SamplerConfig, str | None]:
