@@ -42,10 +42,11 @@ def clean_error(prior: ScorePrior, S: torch.Tensor, v, t: float, g: torch.Genera
     return (s0 - S).abs().pow(2).mean(dim=(1, 2))
 
 
-def measure(prior: ScorePrior, corpus: str, features: str, n_crops: int = 64, batch: int = 16, seed: int = 0):
+def measure(prior: ScorePrior, corpus: str, features: str, n_crops: int = 64, batch: int = 16, seed: int = 0,
+            split: str = "valid"):
     from udiffse_lite.data.datasets import CropDataset
 
-    ds = CropDataset(corpus, split="valid", features=features, seed=seed)
+    ds = CropDataset(corpus, split=split, features=features, seed=seed)
     tr = Trainer(prior.net, ds, TrainConfig(batch_size=batch, crop_frames=128, amp="none"), device="cpu")
     rows = {t: {"true": [], "wrong": [], "none": []} for t in TIMES}
     n = min(n_crops, len(ds))
@@ -66,6 +67,7 @@ def main(argv=None):
     ap.add_argument("--features", default=None, help="lip-feature folder (default: <corpus>/features/lips)")
     ap.add_argument("--prior", action="append", required=True, help="AV prior file(s) (prior.pt or a name)")
     ap.add_argument("--crops", type=int, default=64)
+    ap.add_argument("--split", default="valid", help="valid (tuning) or train (does the video pathway memorise?)")
     args = ap.parse_args(argv)
     features = args.features or f"{args.corpus}/features/lips"
     print("| prior | t | clean error, true lips | wrong lips vs true | no video vs true |")
@@ -74,7 +76,7 @@ def main(argv=None):
         prior = _load_prior(path, "cpu")
         if not prior.conditional:
             raise SystemExit(f"{path} is an audio-only prior; this benchmark needs an audio-visual one")
-        res = measure(prior, args.corpus, features, args.crops)
+        res = measure(prior, args.corpus, features, args.crops, split=args.split)
         for t, r in res.items():
             print(f"| {path} | {t:.1f} | {r['true']:.4f} | {100 * (r['wrong'] / r['true'] - 1):+.1f} % "
                   f"| {100 * (r['none'] / r['true'] - 1):+.1f} % |", flush=True)

@@ -168,3 +168,18 @@ def test_zero_init_cross_attention_starts_as_the_audio_only_network(tmp_path):
         assert (ref(x, t, v1) - ao(x, t, None)).abs().max() > 1e-3
     with pytest.raises(ValueError, match="does not fit"):
         warm_start(small_net(nf=12), path)  # another width: shapes differ
+
+
+def test_video_norm_makes_the_conditioning_blind_to_the_feature_scale(tmp_path):
+    """video_norm: each frame's features are layer-normalised, so scaling them changes nothing;
+    without it the same scaling changes the output. Checkpoints from before the flag still load."""
+    x, t = inputs(T=20)
+    v = torch.randn(2, 4, 6, generator=torch.Generator().manual_seed(3)) + 0.8
+    normed = randomise(small_net(video_dim=6, conditioning="film", video_norm=True))
+    plain = randomise(small_net(video_dim=6, conditioning="film"))
+    with torch.no_grad():
+        torch.testing.assert_close(normed(x, t, 5 * v), normed(x, t, v), rtol=1e-4, atol=1e-5)
+        assert (plain(x, t, 5 * v) - plain(x, t, v)).abs().max() > 1e-3
+        assert (normed(x, t, v) - normed(x, t, None)).abs().max() > 1e-4
+    old = ScorePrior(plain).save(tmp_path / "old.pt")
+    assert ScorePrior.from_checkpoint(old).net.video_norm is None

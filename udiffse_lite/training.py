@@ -312,7 +312,8 @@ class Trainer:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             self.model = DDP(self.net, device_ids=[self.device.index] if self.device.type == "cuda" else None)
-        cond = [p for n, p in self.net.named_parameters() if n.startswith("cond.") or n == "null_video"]
+        cond = [p for n, p in self.net.named_parameters()
+                if n.startswith(("cond.", "video_norm.")) or n == "null_video"]
         ids = {id(p) for p in cond}
         rest = [p for p in self.net.parameters() if id(p) not in ids]
         groups = [{"params": rest, "lr_mult": 1.0}]

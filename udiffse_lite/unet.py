@@ -65,6 +65,8 @@ class UNetConfig:
     attn_unscaled: bool = False  # True reproduces the reference code's softmax(QK^T) without 1/sqrt(d)
     xattn_zero_init: bool = True  # cross-attention starts as the identity (GroupNorm gain 0); False: the
     # reference's unit gain, which injects unit-variance video signals into every level from step 0
+    video_norm: bool = False  # LayerNorm on each video frame's features before conditioning: the lip
+    # encoder's features have norm ~20 (std 2.4), so without it every step swings the FiLM modulations
 
     def __post_init__(self):
         self.ch_mult = tuple(int(m) for m in self.ch_mult)
@@ -404,6 +406,7 @@ class ScoreUNet(nn.Module):
         if self.cond is not None:
             # the "no video" token: condition dropout trains it, so v=None gives an audio-only prior
             self.null_video = nn.Parameter(torch.zeros(cfg.video_dim))
+            self.video_norm = nn.LayerNorm(cfg.video_dim) if cfg.video_norm else None
 
     # ------------------------------------------------------------------ helpers
     def n_params(self) -> int:
@@ -426,6 +429,8 @@ class ScoreUNet(nn.Module):
             if uncond_mask is not None:
                 m = torch.as_tensor(uncond_mask, device=device, dtype=torch.bool).reshape(B, 1, 1)
                 v = torch.where(m, null, v)  # (B, T_v, p)
+        if getattr(self, "video_norm", None) is not None:
+            v = self.video_norm(v)  # (B, T_v, p), each frame zero-mean and unit-variance, then scaled
         if self.config.conditioning == "film":
             v = video_to_stft_frames(v, T)  # (B, T, p)
         return v
