@@ -21,25 +21,11 @@ import argparse
 
 import torch
 
-from udiffse_lite.evaluation import _load_prior
+from udiffse_lite.evaluation import _load_prior, lip_denoising_errors
 from udiffse_lite.priors import ScorePrior
-from udiffse_lite.spectral import crop_frames, pad_frames
 from udiffse_lite.training import TrainConfig, Trainer, step_generator
 
 TIMES = (0.1, 0.3, 0.5, 0.7, 0.9, 1.0)
-
-
-@torch.no_grad()
-def clean_error(prior: ScorePrior, S: torch.Tensor, v, t: float, g: torch.Generator, null: bool = False):
-    """Per-crop mean |s0_hat - s0|^2 at diffusion time t (the same z for a given generator state)."""
-    sde, net = prior.sde, prior.net
-    tt = torch.full((S.shape[0],), t)
-    s_t, z = sde.perturb(S, tt, g)
-    x, T = pad_frames(torch.stack([s_t.real, s_t.imag], 1), net.downsample_factor)
-    out = crop_frames(net(x, tt, None if null else v), T).float()
-    z_hat = torch.complex(out[:, 0], out[:, 1])
-    s0 = (s_t - sde.std(tt)[:, None, None] * z_hat) / sde.mean_factor(tt)[:, None, None]
-    return (s0 - S).abs().pow(2).mean(dim=(1, 2))
 
 
 def measure(prior: ScorePrior, corpus: str, features: str, n_crops: int = 64, batch: int = 16, seed: int = 0,
@@ -48,17 +34,16 @@ def measure(prior: ScorePrior, corpus: str, features: str, n_crops: int = 64, ba
 
     ds = CropDataset(corpus, split=split, features=features, seed=seed)
     tr = Trainer(prior.net, ds, TrainConfig(batch_size=batch, crop_frames=128, amp="none"), device="cpu")
-    rows = {t: {"true": [], "wrong": [], "none": []} for t in TIMES}
-    n = min(n_crops, len(ds))
+    sums = {t: {"true": 0.0, "wrong": 0.0, "none": 0.0} for t in TIMES}
+    n, k = min(n_crops, len(ds)), 0
     for i in range(0, n - batch + 1, batch):
         audio, video = tr._load([(j, 0) for j in range(i, i + batch)], ds)
         S, v = tr.make_batch(audio, video, step_generator(seed, i, 77), augment=False)
-        wrong = torch.roll(v, 1, dims=0)
-        for t in TIMES:
-            for name, vv, null in (("true", v, False), ("wrong", wrong, False), ("none", None, True)):
-                g = step_generator(seed, i, int(t * 1000))  # the same noise for the three videos
-                rows[t][name].append(clean_error(prior, S, vv, t, g, null))
-    return {t: {k: float(torch.cat(vals).mean()) for k, vals in r.items()} for t, r in rows.items()}
+        for t, r in lip_denoising_errors(prior, S, v, TIMES, seed=seed + i).items():
+            for name, e in r.items():
+                sums[t][name] += e
+        k += 1
+    return {t: {name: e / max(k, 1) for name, e in r.items()} for t, r in sums.items()}
 
 
 def main(argv=None):

@@ -27,7 +27,8 @@
 # - the lip encoder, a small lip reader trained on the corpus and then frozen, and its features;
 # - the "light" cross-attention block of AV-UDiffSE, built in front of you and checked against
 #   the library's, and what its attention weights looked at in a trained prior (nothing useful);
-# - FiLM, the time-aligned alternative that the shipped `tiny-av` uses, and why it learns to look.
+# - FiLM, the time-aligned alternative that the shipped `tiny-av` uses, and how to test whether a
+#   prior looks at the lips at all.
 
 # %% [markdown]
 # ## Setup
@@ -59,6 +60,7 @@ import torch
 import udiffse_lite as ul
 from udiffse_lite import spectral, viz
 from udiffse_lite.data import lips
+from udiffse_lite.evaluation import lip_denoising_errors
 from udiffse_lite.examples import ASSETS, list_examples, load_example
 from udiffse_lite.exercises import ch10
 from udiffse_lite.unet import CrossAttentionBlock, FiLMBlock
@@ -372,6 +374,49 @@ for j, gam, bet in rows:
     print(f"{j:5d} | {gam:12.3f} | {bet:11.3f}")
 
 # %% [markdown]
+# ## 8. Does it look? Ask the network
+#
+# Trained weights that are not zero do not prove that a prior *uses* the lips. A direct test
+# needs no sampling: diffuse a clean crop to time $t$, and compare the network's one-step
+# estimate $\hat s_0$ with the truth three times, for the same noise draw: with the true lips,
+# with another utterance's lips, and with the null video $\varnothing$. A prior that looks has its
+# smallest error with the true lips, most of all at large $t$, where the diffused spectrogram
+# says least. `udiffse_lite.evaluation.lip_denoising_errors` does it; here on the built-in examples:
+
+# %%
+n_frames = 128  # a 1 s crop of each built-in utterance, normalised as in training
+S_crops, v_crops = [], []
+for name in list_examples():
+    e = load_example(name)
+    S_crops.append(spectral.normalise(spectral.to_spec(torch.from_numpy(e.speech))[:, :n_frames])[0])
+    v_crops.append(av_prior.features(torch.from_numpy(e.lips[: -(-n_frames // 5)]), 1)[0])
+errors = lip_denoising_errors(av_prior, torch.stack(S_crops), torch.stack(v_crops))
+print("   t | error, true lips | another utterance's lips | no video")
+for t, r in errors.items():
+    print(f"{t:4.1f} | {r['true']:16.4f} | {100 * (r['wrong'] / r['true'] - 1):+23.1f} % | "
+          f"{100 * (r['none'] / r['true'] - 1):+7.1f} %")
+
+# %% [markdown]
+# Read the middle column: how much worse the estimate gets when the lips do not belong to the
+# speech. `benchmarks/video_gain.py` runs the same test on 64 validation crops for any prior; for
+# the shipped priors it found the true lips worth only a percent or two of the error at any $t$
+# (the measured numbers are in `docs/training.md`). Chapter 11 runs the same control on whole
+# enhancements.
+#
+# *Question:* the clean-data error grows with $t$ for every video. What would it tend to at $t = 1$
+# for a network that ignored the diffused input completely, and why can the lips not bring it to 0?
+#
+# <details><summary>Answer</summary>
+#
+# To $\mathbb E|s|^2$, the power of the crop: with no information its best guess is the mean, 0.
+# The lips could lower it only through $\mathbb E[s \mid v]$, and the *phase* of a complex
+# spectrogram is not in the lips, so $\mathbb E[s \mid v] \approx 0$ however well they are read.
+# What lips can tell is the level and rough shape of the spectrum, which lowers the error only in
+# combination with a partly informative input, at intermediate $t$.
+#
+# </details>
+
+# %% [markdown]
 # ## Exercises
 #
 # Solutions: `udiffse_lite/exercises/ch10.py`.
@@ -416,7 +461,8 @@ for name in list_examples():
 # - met the frozen lip encoder and its 64 features per frame;
 # - built the light cross-attention block, matched the library's, and saw that without knowing
 #   *when* a video frame was shot it learned nothing useful;
-# - built FiLM, the time-aligned conditioning of the shipped `tiny-av`.
+# - built FiLM, the time-aligned conditioning of the shipped `tiny-av`;
+# - asked the network whether it uses the lips: its denoising error with true, wrong and no lips.
 #
 # Next, [11 · AV-UDiffSE+ end to end](11_av_udiffse_plus.ipynb) puts the lips into the enhancement
 # and measures whether they help.
