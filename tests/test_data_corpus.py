@@ -198,3 +198,20 @@ def test_every_engine_phone_has_its_own_viseme(tiny):
         for r in load_metadata(tiny, split):
             unmapped |= {(r["engine"], p[0]) for p in r["phones"] if not L.is_mapped(p[0], r["phoneset"])}
     assert not unmapped
+
+
+def test_separation_mixtures_add_up_with_the_asked_levels(tiny):
+    from udiffse_lite.data.mix import active_power, make_separation_mixtures
+
+    ms = make_separation_mixtures(tiny, "test_matched", n=2, snr_db=5.0, sir_db=3.0, seconds=1.0)
+    assert len(ms) == 2
+    for m in ms:
+        s1, s2 = m["sources"]
+        assert m["voices"][0] != m["voices"][1] and len(m["lips"]) == 2
+        np.testing.assert_allclose(m["x"], s1 + s2 + m["n"], atol=1e-6)
+        assert len(m["x"]) <= 16000
+        sir = 10 * np.log10(active_power(s1)[0] / active_power(s2)[0])
+        snr = 10 * np.log10(active_power(s1 + s2)[0] / np.mean(m["n"] ** 2))
+        assert sir == pytest.approx(3.0, abs=0.01) and snr == pytest.approx(5.0, abs=0.01)
+    with pytest.raises(ValueError, match="not in the corpus noise library"):
+        make_separation_mixtures(tiny, "test_matched", noise_types=["rain"])
