@@ -32,8 +32,10 @@ def _recipe_note(recipe: str | None) -> str | None:
 def card(name: str, prior: ScorePrior, meta: dict, extra: str) -> str:
     n = sum(p.numel() for p in prior.net.parameters())
     cfg = prior.net.config
+    data = meta.get("data")
+    kind = data.get("kind", "speech") if isinstance(data, dict) else "speech"
     lines = [f"# {name}", "",
-             f"A teaching speech prior for udiffse_lite: `{type(prior.net).__name__}` "
+             f"A teaching {kind} prior for udiffse_lite: `{type(prior.net).__name__}` "
              f"({n / 1e6:.2f} M parameters, channels {cfg.nf} x {cfg.ch_mult}, conditioning `{cfg.conditioning}`"
              + (f", {cfg.video_dim}-d lip features from the bundled frozen lip encoder" if cfg.video_dim else "")
              + ").", "",
