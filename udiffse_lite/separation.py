@@ -51,7 +51,7 @@ class DPSConfig:
     n_steps: int = 30  # reverse steps (the paper runs 400 ODE steps on a GPU)
     n_samples: int = 2  # parallel chains per source
     zeta: float = 2.0  # weight of the reconstruction gradient: 2.0 reaches the K-source Wiener bound
-    # at 30 steps in the Gaussian check (1.0 is 0.4 dB short; the paper's 0.5 needs about 100 steps)
+    # at 30 steps in the Gaussian check (benchmarks/dps_gaussian.py; the paper's 0.5 needs ~100 steps)
     domain: str = "magnitude"  # "magnitude" (the paper's) or "complex"
     guidance: float | None = None  # classifier-free guidance weight of AV speech priors
 
