@@ -29,11 +29,11 @@ CHECKPOINT_DIR = Path(__file__).parent / "checkpoints"
 class GaussianPrior:
     """Analytic prior ``s ~ CN(0, diag(variance))``.
 
-    At diffusion time t, ``s_t ~ CN(0, mu_t^2 v + sigma_t^2)``, so the score is
-    ``-s_t / (mu_t^2 v + sigma_t^2)`` exactly.
+    At diffusion time t, ``s_t ~ CN(0, mu_t^2 vs + sigma_t^2)``, so the score is
+    ``-s_t / (mu_t^2 vs + sigma_t^2)`` exactly.
 
     Args:
-        variance: (F, T) or broadcastable non-negative tensor, the per-bin variance v.
+        variance: (F, T) or broadcastable non-negative tensor, the per-bin variance vs (sigma_s^2 in the book).
         sde: the forward SDE (default OU-VE with the package's defaults).
 
     Notebook: 08_posterior_udiffse.ipynb

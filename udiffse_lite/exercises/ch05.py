@@ -8,13 +8,13 @@ import torch
 
 
 def gaussian_posterior_mean(s_t: torch.Tensor, t, sde, variance) -> torch.Tensor:
-    """``E[s | s_t] = mu_t v s_t / (mu_t^2 v + sigma_t^2)`` for ``s ~ CN(0, v)`` (a Wiener gain)."""
+    """``E[s | s_t] = mu_t vs s_t / (mu_t^2 vs + sigma_t^2)`` for ``s ~ CN(0, vs)``, ``vs = sigma_s^2`` (a Wiener gain)."""
     mu, sig = sde.mean_factor(t), sde.std(t)
     return mu * variance * s_t / (mu ** 2 * variance + sig ** 2)
 
 
 def gaussian_posterior_variance(t, sde, variance) -> torch.Tensor:
-    """``Var[s | s_t] = v sigma_t^2 / (mu_t^2 v + sigma_t^2)``: the error Tweedie cannot remove."""
+    """``Var[s | s_t] = vs sigma_t^2 / (mu_t^2 vs + sigma_t^2)``: the error Tweedie cannot remove."""
     mu, sig = sde.mean_factor(t), sde.std(t)
     return variance * sig ** 2 / (mu ** 2 * variance + sig ** 2)
 
