@@ -210,6 +210,7 @@ def posterior_tweedie(prior, S: torch.Tensor, prior_score: torch.Tensor, t, like
     return s0 + lam * sigma ** 2 / mu * likelihood(mu * s0, t)
 
 
+@torch.no_grad()  # sampling never needs the graph: without this, 30 steps keep every activation (GBs)
 def reverse_pass(prior, S: torch.Tensor, *, cfg: SamplerConfig, video=None,
                  likelihood: Likelihood | None = None,
                  before_step: Callable[[int, torch.Tensor], None] | None = None,
