@@ -785,7 +785,7 @@ def enhance_batch(ys, sr, *, prior, videos=None, batch_size: int = 8, n_steps: i
     """Enhance many recordings with UDiffSE+, several at once.
 
     Recordings are sorted by length and taken ``batch_size`` at a time; each group is padded
-    with silence to its longest member and sampled together by :func:`udiffse_plus_batch`
+    (by repeating each recording) to its longest member and sampled together by :func:`udiffse_plus_batch`
     (``batch_size * n_samples`` chains per network evaluation, one NMF per recording), then
     cropped back. Recordings longer than ``chunk_seconds`` go through :func:`enhance` one by one.
     On a CPU the gain comes from fewer, larger network calls; on a GPU it is larger.
@@ -848,8 +848,10 @@ def enhance_batch(ys, sr, *, prior, videos=None, batch_size: int = 8, n_steps: i
             n = max(len(ys16[i]) for i in group)
             Xs, NFs = [], []
             for i in group:
-                X, NF = spectral.normalise(spectral.to_spec(torch.from_numpy(np.pad(ys16[i], (0, n - len(ys16[i]))))
-                                                            .to(dev)))
+                # padded by repeating the recording, not with silence: IS-NMF weighs every frame
+                # equally, so silent frames would pull the noise model towards a flat floor
+                y_pad = np.pad(ys16[i], (0, n - len(ys16[i])), mode="wrap")
+                X, NF = spectral.normalise(spectral.to_spec(torch.from_numpy(y_pad).to(dev)))
                 Xs.append(X)
                 NFs.append(NF)
             v = None
