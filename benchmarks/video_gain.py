@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 
-import torch
-
 from udiffse_lite.evaluation import _load_prior, lip_denoising_errors
 from udiffse_lite.priors import ScorePrior
 from udiffse_lite.training import TrainConfig, Trainer, step_generator

@@ -28,7 +28,7 @@ Notebook: 03_score_matching.ipynb
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
