@@ -41,9 +41,10 @@ def timed(fn, device, repeats=3):
     return best
 
 
-def bench(tier: str, seconds: float, n_samples: int, methods, device, video_dim: int, repeats: int):
+def bench(tier: str, seconds: float, n_samples: int, methods, device, video_dim: int, repeats: int,
+          precision: str = "fp32"):
     cfg = UNetConfig.tier(tier, video_dim=video_dim)
-    prior = ScorePrior(ScoreUNet(cfg)).to(device).eval()
+    prior = ScorePrior(ScoreUNet(cfg)).to(device).eval().set_precision(precision)
     n_params = sum(p.numel() for p in prior.net.parameters())
     T = int(seconds * 16000) // 128 + 1
     g = torch.Generator(device=device).manual_seed(0)
@@ -61,7 +62,7 @@ def bench(tier: str, seconds: float, n_samples: int, methods, device, video_dim:
             fn()
             evals = prior.n_evals
             wall = timed(fn, device, max(1, repeats // 3))
-            rows.append(dict(tier=tier + ("-av" if video_dim else ""), params=n_params, forward=fwd,
+            rows.append(dict(tier=tier + ("-av" if video_dim else ""), params=n_params, forward=fwd, precision=precision,
                              method=m, evals=evals, wall=wall, ratio=wall / (evals * fwd),
                              rtf=wall / seconds))
     return rows
@@ -77,6 +78,7 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    ap.add_argument("--precisions", nargs="+", default=["fp32"], help="fp32 and/or bf16 (autocast)")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -84,12 +86,14 @@ def main():
     hw = torch.cuda.get_device_name(device) if device.type == "cuda" else \
         f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
     print(f"# Sampler overhead: {a.samples} chains x {a.seconds} s of audio, {hw}, torch {torch.__version__}\n")
-    print("| tier | params (M) | forward (ms) | method | evaluations | sampler (s) | overhead ratio | RTF |")
-    print("|---|---:|---:|---|---:|---:|---:|---:|")
+    print("| tier | precision | params (M) | forward (ms) | method | evaluations | sampler (s) | overhead ratio | RTF |")
+    print("|---|---|---:|---:|---|---:|---:|---:|---:|")
     for tier in a.tiers:
-        for r in bench(tier, a.seconds, a.samples, a.methods, device, a.video_dim, a.repeats):
-            print(f"| {r['tier']} | {r['params'] / 1e6:.2f} | {1e3 * r['forward']:.0f} | {r['method']} | "
-                  f"{r['evals']} | {r['wall']:.2f} | {r['ratio']:.3f} | {r['rtf']:.2f} |", flush=True)
+        for prec in a.precisions:
+            for r in bench(tier, a.seconds, a.samples, a.methods, device, a.video_dim, a.repeats, prec):
+                print(f"| {r['tier']} | {r['precision']} | {r['params'] / 1e6:.2f} | {1e3 * r['forward']:.0f} | "
+                      f"{r['method']} | {r['evals']} | {r['wall']:.2f} | {r['ratio']:.3f} | {r['rtf']:.2f} |",
+                      flush=True)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # 00. Setup
+# # 00 · Setup
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/udiffse-lite/udiffse_lite/blob/main/notebooks/00_setup.ipynb)
 #

@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # 01. Speech in the STFT domain
+# # 01 · Speech in the STFT domain
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/udiffse-lite/udiffse_lite/blob/main/notebooks/01_stft_domain.ipynb)
 #

@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # 02. The forward SDE
+# # 02 · The forward SDE
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/udiffse-lite/udiffse_lite/blob/main/notebooks/02_forward_sde.ipynb)
 #

@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # 03. Score matching
+# # 03 · Score matching
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/udiffse-lite/udiffse_lite/blob/main/notebooks/03_score_matching.ipynb)
 #

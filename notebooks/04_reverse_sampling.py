@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # 04. Reverse SDE and predictor-corrector sampling
+# # 04 · Reverse SDE and predictor-corrector sampling
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/udiffse-lite/udiffse_lite/blob/main/notebooks/04_reverse_sampling.ipynb)
 #

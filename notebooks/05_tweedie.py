@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # 05. Tweedie's formula
+# # 05 · Tweedie's formula
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/udiffse-lite/udiffse_lite/blob/main/notebooks/05_tweedie.ipynb)
 #

@@ -12,7 +12,7 @@
 # ---
 
 # %% [markdown]
-# # 07 · Posterior sampling and UDiffSE
+# # 08 · Posterior sampling and UDiffSE
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/udiffse-lite/udiffse_lite/blob/main/notebooks/08_posterior_udiffse.ipynb)
 #

@@ -12,7 +12,7 @@
 # ---
 
 # %% [markdown]
-# # 08 · UDiffSE+: one pass, Tweedie updates of the noise model
+# # 09 · UDiffSE+: one pass, Tweedie updates of the noise model
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/udiffse-lite/udiffse_lite/blob/main/notebooks/09_udiffse_plus.ipynb)
 #

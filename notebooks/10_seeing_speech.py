@@ -12,7 +12,7 @@
 # ---
 
 # %% [markdown]
-# # 09 · Seeing speech
+# # 10 · Seeing speech
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/udiffse-lite/udiffse_lite/blob/main/notebooks/10_seeing_speech.ipynb)
 #

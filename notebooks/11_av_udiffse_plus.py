@@ -12,7 +12,7 @@
 # ---
 
 # %% [markdown]
-# # 10 · AV-UDiffSE+ end to end, and Table I in miniature
+# # 11 · AV-UDiffSE+ end to end, and Table I in miniature
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/udiffse-lite/udiffse_lite/blob/main/notebooks/11_av_udiffse_plus.ipynb)
 #

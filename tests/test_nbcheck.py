@@ -140,3 +140,12 @@ def test_every_citation_resolves_in_the_bibliography(tmp_path):
                     "But Vincent (2012) and (Smith et al., 2020) are not in the list.\n")
     probs = nbcheck.citation_problems([page])
     assert len(probs) == 2 and "Vincent (2012" in probs[0] and "Smith et al., 2020" in probs[1]
+
+
+def test_every_chapter_title_carries_its_own_number():
+    """`# NN · Title` (the template), NN the file's number: the book's sidebar shows these titles."""
+    import re
+
+    for py in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py")):
+        m = re.search(r"^# # (.+)$", py.read_text(), re.M)
+        assert m and m.group(1).startswith(f"{py.name[:2]} · "), f"{py.name}: title {m and m.group(1)!r}"
