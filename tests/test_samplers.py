@@ -326,3 +326,21 @@ def test_sampling_keeps_no_autograd_graph():
     S = prior_sample(prior, 16, n_freq=64, cfg=SamplerConfig(n_steps=3, n_samples=2),
                      generator=torch.Generator().manual_seed(0))
     assert not S.requires_grad and S.grad_fn is None
+
+
+def test_channels_last_gives_the_same_scores():
+    from udiffse_lite.priors import ScorePrior
+    from udiffse_lite.unet import ScoreUNet, UNetConfig
+
+    torch.manual_seed(0)
+    prior = ScorePrior(ScoreUNet(UNetConfig(nf=8, ch_mult=(1, 2, 2), n_freq=64))).eval()
+    with torch.no_grad():
+        for p in prior.net.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+        s = complex_randn((2, 64, 20), torch.Generator().manual_seed(1))
+        a = prior.score(s, 0.5)
+        b = prior.set_channels_last().score(s, 0.5)
+        c = prior.set_channels_last(False).score(s, 0.5)
+    torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(c, a)
+    assert not prior.channels_last
