@@ -277,7 +277,7 @@ print(f"true lips minus another utterance's lips: {gain:+.2f} ± {half:.2f} dB S
 
 # %% [markdown]
 # With a handful of mixtures the interval is wide; `docs/training.md` runs the same control on
-# 24 validation mixtures for every AV prior the course trained, and `benchmarks/video_gain.py`
+# 16 validation mixtures for the AV priors the course trained, and `benchmarks/video_gain.py`
 # asks the network directly (its denoising error with the true, wrong and no lips). On this
 # synthetic corpus the teaching priors have so far gained little or nothing from the true lips:
 # denoising score matching on clean speech rarely *needs* the video, because the diffused

@@ -52,6 +52,11 @@ def _tc(**kw) -> TrainConfig:
     return TrainConfig(**kw)
 
 
+# what the second-stage AV recipes (tiny-av and the experiments that followed it) share
+_AV_STAGE2 = dict(batch_size=8, crop_frames=128, lr=2e-4, steps=3000, ema_decay=0.999, p_uncond=0.2, amp="bf16",
+                  speed_perturb=0.15, lr_warmup=50, lr_decay="cosine", val_every=500, ckpt_every=100,
+                  snapshot_every=500)
+
 RECIPES: dict[str, Recipe] = {
     # the first shipped prior (fp32, no augmentation); the stage tiny-ao and tiny-av warm-start from
     "tiny-ao-v1": Recipe("tiny", "none", _tc(batch_size=8, crop_frames=128, lr=2e-4, steps=2000,
@@ -71,9 +76,7 @@ RECIPES: dict[str, Recipe] = {
                             "the noise-prediction loss; warm-started from tiny-ao-v1 (--init-from). After 2,000 "
                             "steps its loss was the same with the true, wrong or no video: it did not look"),
     "tiny-av": Recipe("tiny", "film",
-                      _tc(batch_size=8, crop_frames=128, lr=2e-4, steps=3000, ema_decay=0.999, p_uncond=0.2,
-                          amp="bf16", speed_perturb=0.15, lr_warmup=50, lr_decay="cosine", cond_lr_mult=10.0,
-                          loss_weight="snr", val_every=500, ckpt_every=100, snapshot_every=500),
+                      _tc(**_AV_STAGE2, cond_lr_mult=10.0, loss_weight="snr"),
                       "time-aligned FiLM from the lip features (the cross-attention of the papers has no "
                       "notion of which video frame belongs to which audio frame, and on this corpus never "
                       "learned to look); 20 % condition dropout so the same prior runs audio-only and with "
@@ -81,16 +84,12 @@ RECIPES: dict[str, Recipe] = {
                       "where lips help) and 10x learning rate on the FiLM blocks; warm-started from "
                       "tiny-av-film1 (--init-from its last.pt)"),
     "tiny-av-edm": Recipe("tiny", "film",
-                          _tc(batch_size=8, crop_frames=128, lr=2e-4, steps=3000, ema_decay=0.999, p_uncond=0.2,
-                              amp="bf16", speed_perturb=0.15, lr_warmup=50, lr_decay="cosine", cond_lr_mult=10.0,
-                              loss_weight="edm", val_every=500, ckpt_every=100, snapshot_every=500),
+                          _tc(**_AV_STAGE2, cond_lr_mult=10.0, loss_weight="edm"),
                           "tiny-av continued with EDM's loss weighting (1 + sigma^2/(mu sigma_data)^2: the "
                           "clean-data error at large t, where only the lips can say where speech is); "
                           "warm-started from the shipped tiny-av (--init-from)"),
     "tiny-av-ln": Recipe("tiny", "film",
-                         _tc(batch_size=8, crop_frames=128, lr=2e-4, steps=3000, ema_decay=0.999, p_uncond=0.2,
-                             amp="bf16", speed_perturb=0.15, lr_warmup=50, lr_decay="cosine", cond_lr_mult=3.0,
-                             loss_weight="edm", val_every=500, ckpt_every=100, snapshot_every=500),
+                         _tc(**_AV_STAGE2, cond_lr_mult=3.0, loss_weight="edm"),
                          "FiLM from layer-normalised lip features (the raw ones have norm ~20, and the earlier "
                          "AV priors did better with the null video than with any lips, even on training crops), "
                          "EDM loss weighting; warm-started from the shipped tiny-ao (--init-from)",

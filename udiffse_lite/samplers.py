@@ -278,11 +278,12 @@ def reverse_pass(prior, S: torch.Tensor, *, cfg: SamplerConfig, video=None,
 
 
 def _start(prior, X: torch.Tensor, cfg: SamplerConfig, generator) -> torch.Tensor:
-    B = cfg.n_samples
+    """The start state: (F, T) X -> (b, F, T) chains; an already batched (N, F, T) X keeps its N."""
     sigma1 = prior.sde.std(1.0).item()
     base = X if cfg.start == "mixture" else prior.sde.mean_factor(1.0).item() * X
-    return base.expand(B, *X.shape[-2:]) + sigma1 * complex_randn((B, *X.shape[-2:]), generator,
-                                                                   X.device, X.dtype)
+    if X.dim() == 2:
+        base = base.expand(cfg.n_samples, *X.shape)
+    return base + sigma1 * complex_randn(base.shape, generator, X.device, X.dtype)
 
 
 def _check_mixture(X: torch.Tensor) -> None:
@@ -448,9 +449,7 @@ def udiffse_plus_batch(prior, X: torch.Tensor, *, cfg: SamplerConfig | None = No
         if i % cfg.k == 0:
             nmf.update(per_recording((Xr - S0_hat).abs().pow(2)))
 
-    sigma1 = sde.std(1.0).item()
-    base = Xr if cfg.start == "mixture" else sde.mean_factor(1.0).item() * Xr
-    S = base + sigma1 * complex_randn(Xr.shape, generator, X.device, X.dtype)
+    S = _start(prior, Xr, cfg, generator)  # (U*B, F, T)
     v = None if video is None else torch.as_tensor(video).repeat_interleave(B, 0)
     S, _ = reverse_pass(prior, S, cfg=cfg, video=v, likelihood=likelihood, before_step=before_step,
                         generator=generator)

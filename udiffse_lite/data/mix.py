@@ -117,6 +117,22 @@ def snr_active(s: np.ndarray, n: np.ndarray) -> float:
     return float(10 * np.log10(ps / np.mean(_check(n, "noise") ** 2)))
 
 
+def _noise_library(corpus_dir: str, noise_split: str, noise_types=None) -> tuple[list[dict], list[str]]:
+    """The noise clips of one split of a corpus' library, and the requested types (checked)."""
+    import json
+    import os
+
+    with open(os.path.join(corpus_dir, "noise.jsonl")) as f:
+        lib = [json.loads(line) for line in f if line.strip()]
+    lib = [r for r in lib if r["split"] == noise_split]
+    types = sorted({r["type"] for r in lib})
+    noise_types = list(noise_types) if noise_types is not None else types
+    bad = [t for t in noise_types if t not in types]
+    if bad:
+        raise ValueError(f"noise types {bad} not in the corpus noise library ({types})")
+    return lib, noise_types
+
+
 def make_test_mixtures(corpus_dir: str, split: str = "test_matched", snrs="matched", noise_types=None,
                        n: int | None = None, seed: int = 0, out: str | None = None,
                        noise_split: str = "test") -> list[dict]:
@@ -154,15 +170,7 @@ def make_test_mixtures(corpus_dir: str, split: str = "test_matched", snrs="match
         if snrs not in SNR_PRESETS:
             raise ValueError(f"unknown SNR preset {snrs!r}: choose from {sorted(SNR_PRESETS)} or give dB values")
         snrs = SNR_PRESETS[snrs]
-    lib = []
-    with open(os.path.join(corpus_dir, "noise.jsonl")) as f:
-        lib = [json.loads(line) for line in f if line.strip()]
-    lib = [r for r in lib if r["split"] == noise_split]
-    types = sorted({r["type"] for r in lib})
-    noise_types = list(noise_types) if noise_types is not None else types
-    bad = [t for t in noise_types if t not in types]
-    if bad:
-        raise ValueError(f"noise types {bad} not in the corpus noise library ({types})")
+    lib, noise_types = _noise_library(corpus_dir, noise_split, noise_types)
     rows = sorted(load_metadata(corpus_dir, split), key=lambda r: r["id"])[:n]
     cache: dict[str, np.ndarray] = {}
     mixtures = []
@@ -213,7 +221,6 @@ def make_separation_mixtures(corpus_dir: str, split: str = "test_matched", n: in
 
     Notebook: 11_av_udiffse_plus.ipynb
     """
-    import json
     import os
 
     from .corpus import load_metadata
@@ -222,14 +229,7 @@ def make_separation_mixtures(corpus_dir: str, split: str = "test_matched", n: in
     rows = sorted(load_metadata(corpus_dir, split), key=lambda r: r["id"])
     if len({r.get("voice") for r in rows}) < 2:
         raise ValueError(f"split {split!r} has fewer than two voices: cannot pair speakers")
-    with open(os.path.join(corpus_dir, "noise.jsonl")) as f:
-        lib = [json.loads(line) for line in f if line.strip()]
-    lib = [r for r in lib if r["split"] == noise_split]
-    types = sorted({r["type"] for r in lib})
-    noise_types = list(noise_types) if noise_types is not None else types
-    bad = [t for t in noise_types if t not in types]
-    if bad:
-        raise ValueError(f"noise types {bad} not in the corpus noise library ({types})")
+    lib, noise_types = _noise_library(corpus_dir, noise_split, noise_types)
     rng = np.random.default_rng(seed)
     out = []
     for i in range(min(n, len(rows))):
