@@ -73,6 +73,13 @@ def main(argv=None):
     print("\n".join(lines), flush=True)
     spread = {}
     knobs = args.knobs or list(KNOBS) + ["reference"] + (["guidance"] if args.av_prior else [])
+    done: dict = {}  # the base setting recurs in every knob's list: run each distinct setting once
+
+    def scored(**kw):
+        key = tuple(sorted((k, str(v)) for k, v in kw.items()))
+        if key not in done:
+            done[key] = score_mixtures(prior, mixes, **kw)
+        return done[key]
 
     def row(knob, value, res):
         line = (f"| {knob} | {value} | {res['si_sdr']:+.2f} | {res['pesq']:+.3f} | {res['estoi']:+.3f} | "
@@ -99,7 +106,7 @@ def main(argv=None):
             spread[knob] = max(vals) - min(vals)
             continue
         for v in KNOBS[knob]:
-            res = score_mixtures(prior, mixes, **{**base, knob: v})
+            res = scored(**{**base, knob: v})
             row(knob, v, res)
             vals.append(res["si_sdr"])
         spread[knob] = max(vals) - min(vals)

@@ -50,7 +50,6 @@ import torch
 
 import udiffse_lite as ul
 from udiffse_lite import examples, viz
-from udiffse_lite.exercises import ch00
 
 SIZE = ul.SIZE  # "fast" (CI, seconds), "book" (the rendered book, 2 CPU cores) or "full" (default)
 
@@ -109,7 +108,7 @@ for name in ["spectral", "sde", "priors", "unet", "training", "samplers", "nmf",
 print(examples.list_examples())
 ex = examples.load_example("matched-1")
 print(ex.sr, ex.speech.shape, ex.speech.dtype, ex.lips.shape, ex.lips.dtype)
-print(f"{ch00.duration_seconds(ex.speech, ex.sr):.2f} s:", repr(ex.text))
+print(f"{len(ex.speech) / ex.sr:.2f} s:", repr(ex.text))
 
 # %%
 fig, ax = viz.plot_waveform(ex.speech, ex.sr, title=f"{ex.name}: {ex.text}")
@@ -192,6 +191,8 @@ fig, axes = viz.compare_spectrograms({"noisy": mix["x"], "clean": mix["s"]}, sr=
 
 # %%
 # NBVAL_CHECK_OUTPUT
+from udiffse_lite.exercises import ch00  # noqa: E402  (the solutions, only now)
+
 print(f"global SNR: {ch00.snr_db(mix['s'], mix['n']):.1f} dB (active-speech SNR: {snr_db} dB)")
 
 # %% [markdown]

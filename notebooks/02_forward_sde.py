@@ -51,7 +51,6 @@ import torch
 
 import udiffse_lite as ul
 from udiffse_lite import examples, spectral, viz
-from udiffse_lite.exercises import ch02
 from udiffse_lite.sde import OUVESDE, complex_randn
 
 SIZE = ul.SIZE  # "fast" (CI, seconds), "book" (the rendered book, 2 CPU cores) or "full" (default)
@@ -246,6 +245,8 @@ viz.audio_table({f"t = {t}": spectral.to_wave(s_at(t) * NF, len(y)) for t in (0.
 
 # %%
 # NBVAL_CHECK_OUTPUT
+from udiffse_lite.exercises import ch02  # noqa: E402  (the solutions, only now)
+
 print(f"ODE: {ch02.variance_by_ode(sde, 1.0, 2000):.4f}, closed form: {sde.std(1.0) ** 2:.4f}")
 print(f"unit SNR at t = {ch02.time_of_unit_snr(sde, 1.0):.2f} (P = 1) and "
       f"t = {ch02.time_of_unit_snr(sde, 1e-4):.2f} (P = 1e-4)")

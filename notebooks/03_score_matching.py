@@ -54,10 +54,9 @@ import torch
 
 import udiffse_lite as ul
 from udiffse_lite import examples, spectral, viz
-from udiffse_lite.exercises import ch03
 from udiffse_lite.priors import GaussianPrior, ScorePrior
 from udiffse_lite.sde import OUVESDE, complex_randn
-from udiffse_lite.training import dsm_loss
+from udiffse_lite.training import dsm_loss, score_dsm_loss
 from udiffse_lite.unet import ScoreUNet, UNetConfig
 
 SIZE = ul.SIZE  # "fast" (CI, seconds), "book" (the rendered book, 2 CPU cores) or "full" (default)
@@ -161,8 +160,8 @@ vs = torch.full((256, 64), 0.05)  # the variance of every bin
 gauss = GaussianPrior(vs)
 s_gauss = vs.sqrt() * complex_randn((64, 256, 64), torch.Generator().manual_seed(2))
 for t in (0.05, 0.3, 1.0):
-    mc = ch03.dsm_loss_at(gauss.score, sde, s_gauss, t, torch.Generator().manual_seed(3))
-    floor = ch03.gaussian_dsm_floor(sde, 0.05, t)
+    mc = score_dsm_loss(gauss.score, sde, s_gauss, t, torch.Generator().manual_seed(3))
+    floor = gauss.dsm_floor(t).mean()
     print(f"t = {t:4.2f}: Monte Carlo {mc:.3f}, closed form {floor:.3f}")
 
 # %% [markdown]
@@ -241,7 +240,7 @@ t_eval = ul.size(fast=[0.1, 0.5], full=[0.05, 0.2, 0.5, 0.9])
 curves = {}
 with torch.no_grad():
     for name, p in {"our short run": prior_small, "shipped tiny-ao": prior}.items():
-        curves[name] = (t_eval, [ch03.dsm_loss_at(p.score, sde, s_test, t, torch.Generator(device).manual_seed(7)).item()
+        curves[name] = (t_eval, [score_dsm_loss(p.score, sde, s_test, t, torch.Generator(device).manual_seed(7)).item()
                                  for t in t_eval])
 fig, ax = viz.plot_curves(curves, xlabel="diffusion time t", ylabel="DSM loss", title="held-out voice")
 
@@ -285,8 +284,9 @@ fig, slider = viz.value_slider(draw_guess, [0.05, 0.1, 0.2, 0.4, 0.7, 1.0], desc
 
 # %% [markdown]
 # **Exercise 1.** Show that the optimal network for a Gaussian prior leaves the loss
-# $\mu_t^2 \sigma_s^2/(\mu_t^2 \sigma_s^2 + \sigma_t^2)$, and check it by Monte Carlo.
-# (Solution: `ch03.gaussian_dsm_floor`, `ch03.dsm_loss_at`.)
+# $\mu_t^2 \sigma_s^2/(\mu_t^2 \sigma_s^2 + \sigma_t^2)$ (the floor `GaussianPrior.dsm_floor` printed above):
+# derive $\mathbb E[z \mid s_t]$, write it as a function `optimal_noise_prediction(s_t, t, sde, vs)`,
+# and check by Monte Carlo that its loss is the floor. (Solution: `ch03.optimal_noise_prediction`.)
 
 # %%
 # Your solution to exercise 1
@@ -301,9 +301,21 @@ fig, slider = viz.value_slider(draw_guess, [0.05, 0.1, 0.2, 0.4, 0.7, 1.0], desc
 # %% [markdown]
 # ### Reference solutions
 
+# %% [markdown]
+# **Exercise 1.** $s_t = \mu_t s + \sigma_t z$ with $s \sim \mathcal{CN}(0, \sigma_s^2)$ and
+# $z \sim \mathcal{CN}(0, 1)$ independent, so $(z, s_t)$ is jointly Gaussian with
+# $\operatorname{Cov}(z, s_t) = \sigma_t$ and $\operatorname{Var}(s_t) = \mu_t^2\sigma_s^2 + \sigma_t^2$. Hence
+# $\mathbb E[z \mid s_t] = \sigma_t s_t / (\mu_t^2\sigma_s^2 + \sigma_t^2)$ and the loss left is
+# $\operatorname{Var}(z \mid s_t) = 1 - \sigma_t^2/(\mu_t^2\sigma_s^2 + \sigma_t^2) = \mu_t^2\sigma_s^2/(\mu_t^2\sigma_s^2 + \sigma_t^2)$.
+
 # %%
 # NBVAL_CHECK_OUTPUT
-print([f"{ch03.gaussian_dsm_floor(sde, 0.05, t):.3f}" for t in (0.05, 0.3, 1.0)])
+from udiffse_lite.exercises import ch03  # noqa: E402  (the solutions, only now)
+
+for t in (0.05, 0.3, 1.0):
+    s_t, z = sde.perturb(s_gauss, t, torch.Generator().manual_seed(4))
+    loss = (z - ch03.optimal_noise_prediction(s_t, t, sde, 0.05)).abs().pow(2).mean()
+    print(f"t = {t:4.2f}: loss of E[z | s_t] {loss:.3f}, floor {gauss.dsm_floor(t).mean():.3f}")
 
 # %% [markdown]
 # ## In this chapter we

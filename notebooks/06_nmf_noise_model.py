@@ -54,7 +54,6 @@ import torch
 import udiffse_lite as ul
 from udiffse_lite import nmf, spectral, viz
 from udiffse_lite.examples import load_noise
-from udiffse_lite.exercises import ch06
 
 SIZE = ul.SIZE  # "fast" (CI, seconds), "book" (the rendered book, 2 CPU cores) or "full" (default)
 torch.manual_seed(0)
@@ -316,7 +315,7 @@ viz.value_slider(show_rank, ranks, description="rank", value=4);
 # %% [markdown]
 # ## Exercises
 #
-# Solutions: `udiffse_lite/exercises/ch06.py` (import with `from udiffse_lite.exercises import ch06`).
+# Solutions: `udiffse_lite/exercises/ch06.py`, imported only in the last section.
 #
 # Each exercise is posed, then left to you in an empty cell; the reference solutions follow
 # at the end of the section.
@@ -345,6 +344,8 @@ viz.value_slider(show_rank, ranks, description="rank", value=4);
 # ### Reference solutions
 
 # %%
+from udiffse_lite.exercises import ch06  # noqa: E402  (the solutions, only now)
+
 # Exercise 1, checked with the solution
 for a in (1e-3, 1.0, 1e3):
     torch.testing.assert_close(ch06.is_divergence(a * P, a * V1), nmf.is_divergence(P, V1), rtol=1e-4, atol=0)

@@ -59,7 +59,6 @@ import torch
 import udiffse_lite as ul
 from udiffse_lite import metrics, spectral, viz
 from udiffse_lite.examples import noisy_example
-from udiffse_lite.exercises import ch08
 from udiffse_lite.samplers import SamplerConfig, posterior_sample, pseudo_likelihood_grad, udiffse
 from udiffse_lite.sde import complex_randn
 
@@ -136,7 +135,7 @@ s = complex_randn((F, T), gen) * vs.sqrt()                                 # (F,
 V = torch.full((F, T), vs.mean().item())                                 # white noise at 0 dB
 X = s + complex_randn((F, T), gen) * V.sqrt()                              # (F, T) mixture
 gauss = ul.GaussianPrior(vs)
-bound = ch08.wiener_bound(vs, V, B)
+bound = gauss.mmse_bound(V, B)  # MSE of the mean of B exact posterior samples: MMSE (1 + 1/B)
 
 
 def gap_db(est):
@@ -198,7 +197,7 @@ gaps = {
     "input X": gap_db(X),
     "reference schedule": run("reference"),
     "posterior-score": run("posterior-score"),
-    "exact likelihood": run(likelihood=ch08.exact_gaussian_likelihood(vs, V, X, gauss.sde)),
+    "exact likelihood": run(likelihood=gauss.exact_likelihood(X, V)),
     "Wiener filter (b = ∞)": gap_db(vs / (vs + V) * X),
 }
 fig, ax = plt.subplots(figsize=(7, 2.8), layout="constrained")
@@ -378,14 +377,14 @@ plt.show()
 # %% [markdown]
 # ## Exercises
 #
-# Solutions: `udiffse_lite/exercises/ch08.py`.
+# Solutions: `udiffse_lite/exercises/ch08.py`, imported only in the last section.
 #
 # Each exercise is posed, then left to you in an empty cell; the reference solutions follow
 # at the end of the section.
 
 # %% [markdown]
-# **Exercise 1.** Derive `MMSE (1 + 1/b)`: write `wiener_bound(vs, V, b)` and check that the mean of `b`
-# samples drawn from the exact Gaussian posterior has that error.
+# **Exercise 1.** Derive `MMSE (1 + 1/b)`, the bound `GaussianPrior.mmse_bound` gave above, and check that the
+# mean of `b` samples drawn from the exact Gaussian posterior has that error.
 
 # %%
 # Your solution to exercise 1
@@ -398,7 +397,8 @@ plt.show()
 
 # %% [markdown]
 # **Exercise 3.** Derive the exact `grad log p(X | S_t)` for the Gaussian prior (hint: `S | S_t` is Gaussian)
-# and pass it as `likelihood=` to `posterior_sample`.
+# and check your formula against `GaussianPrior.exact_likelihood`, which the comparison above passed as
+# `likelihood=` to `posterior_sample`.
 
 # %%
 # Your solution to exercise 3
@@ -413,6 +413,8 @@ plt.show()
 # ### Reference solutions
 
 # %%
+from udiffse_lite.exercises import ch08  # noqa: E402  (the solutions, only now)
+
 # Exercise 1, checked by sampling the exact posterior directly
 gen = torch.Generator().manual_seed(2)
 wiener = vs / (vs + V) * X
@@ -421,6 +423,18 @@ print(f"MSE of the mean of {B} exact samples / bound: {(draws.mean(0) - s).abs()
 # Exercise 2
 torch.testing.assert_close(ch08.pseudo_likelihood_grad_autograd(S_t, X_toy, V_toy, mu, sigma),
                            pseudo_likelihood_grad(S_t, X_toy, V_toy, mu, sigma))
+# Exercise 3: s | s_t ~ CN(A s_t, c), so X | s_t ~ CN(A s_t, c + V) and grad = A (X - A s_t) / (c + V)
+
+
+def exact_grad(S, t, sde=gauss.sde):
+    mu, sig = sde.mean_factor(t), sde.std(t)
+    A = mu * vs / (mu ** 2 * vs + sig ** 2)
+    c = vs * sig ** 2 / (mu ** 2 * vs + sig ** 2)
+    return A * (X - A * S) / (c + V)
+
+
+S_probe = complex_randn((F, T), gen)
+torch.testing.assert_close(exact_grad(S_probe, 0.4), gauss.exact_likelihood(X, V)(S_probe, 0.4))
 
 # %% [markdown]
 # ## In this chapter we …

@@ -56,7 +56,6 @@ import torch
 import udiffse_lite as ul
 from udiffse_lite import metrics, viz
 from udiffse_lite.examples import noisy_example
-from udiffse_lite.exercises import ch09
 from udiffse_lite.samplers import SamplerConfig, udiffse, udiffse_plus
 from udiffse_lite.sde import complex_randn
 
@@ -157,7 +156,7 @@ for name, fn, kw in [("UDiffSE (5 EM iterations)", udiffse, dict(em_iters=5)), (
     gauss.n_evals = 0
     fn(gauss, X_gauss, cfg=SamplerConfig(n_steps=30, n_samples=4), **kw)
     costs[name] = gauss.n_evals
-    print(f"{name:26s} {gauss.n_evals:4d} evaluations (formula: {ch09.count_evals('udiffse' if kw else 'udiffse+')})")
+    print(f"{name:26s} {gauss.n_evals:4d} evaluations")
 
 # %% [markdown]
 # Now the same on real speech with the trained audio-only teaching prior `tiny-ao` (small,
@@ -261,7 +260,7 @@ viz.step_slider(rec, title="UDiffSE+ (posterior-score), chain 0");
 # %% [markdown]
 # ## Exercises
 #
-# Solutions: `udiffse_lite/exercises/ch09.py`.
+# Solutions: `udiffse_lite/exercises/ch09.py`, imported only in the last section.
 #
 # Each exercise is posed, then left to you in an empty cell; the reference solutions follow
 # at the end of the section.
@@ -291,6 +290,8 @@ viz.step_slider(rec, title="UDiffSE+ (posterior-score), chain 0");
 # ### Reference solutions
 
 # %%
+from udiffse_lite.exercises import ch09  # noqa: E402  (the solutions, only now)
+
 sde = ul.OUVESDE()
 print(f"reference Tweedie is mu_1 = {sde.mean_factor(1.0).item():.3f} times the exact one at t = 1")
 print("NMF updates (k=5):", ch09.nmf_update_steps(30, 5))

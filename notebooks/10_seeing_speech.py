@@ -62,7 +62,6 @@ from udiffse_lite import spectral, viz
 from udiffse_lite.data import lips
 from udiffse_lite.evaluation import lip_denoising_errors
 from udiffse_lite.examples import ASSETS, list_examples, load_example
-from udiffse_lite.exercises import ch10
 from udiffse_lite.unet import CrossAttentionBlock, FiLMBlock
 
 SIZE = ul.SIZE  # "fast" (CI, seconds), "book" (the rendered book, 2 CPU cores) or "full" (default)
@@ -98,11 +97,11 @@ plt.show()
 # ## 2. Mouth opening and the loudness of speech
 #
 # Measure the mouth opening *from the pixels* (dark cavity pixels, `lips.mouth_opening`) and the
-# speech level per video frame (exercise 1), and put them on one time axis.
+# speech level per video frame (`lips.speech_envelope`), and put them on one time axis.
 
 # %%
 opening = lips.mouth_opening(ex.lips)                         # (T_v,) dark pixels
-level = ch10.speech_envelope(ex.speech, ex.sr)                # (T_v,) dB
+level = lips.speech_envelope(ex.speech, ex.sr)                # (T_v,) dB
 jaw = lips.articulation(phones, lips.PHONESET[engine], len(ex.lips))[:, 0]  # renderer's jaw parameter
 tv = np.arange(len(ex.lips)) / spectral.VIDEO_FPS
 
@@ -121,7 +120,7 @@ plt.show()
 
 # %%
 # NBVAL_CHECK_OUTPUT
-lag, r = ch10.best_lag(opening, level, max_lag=5)
+lag, r = lips.best_lag(opening, level, max_lag=5)  # b[k + lag] best matches a[k]
 print(f"correlation at lag 0: {np.corrcoef(opening, level)[0, 1]:.1f}")
 print(f"best lag: {lag} frames ({1000 * lag / spectral.VIDEO_FPS:.0f} ms), correlation {r:.1f}")
 
@@ -270,8 +269,8 @@ print("my_cross_attention == ul.unet.CrossAttentionBlock:", tuple(mine.shape), "
 # started from the audio-only prior, 477 more steps on a CPU). Run it on a diffused version of the
 # clean speech of our example together with its lip features, and capture the input of two
 # cross-attention blocks: the first (full resolution) and the one at the bottom of the U-Net.
-# Exercise 3 turns a block's input into attention weights averaged over channels: for each audio
-# frame, a distribution over the video frames.
+# `CrossAttentionBlock.attention_map` turns a block's input into attention weights averaged over
+# channels: for each audio frame, a distribution over the video frames.
 
 # %%
 seconds = ul.size(fast=1.6, book=2.5, full=None)  # crop (None: the whole utterance)
@@ -288,7 +287,7 @@ hooks = [net.cond[j].register_forward_pre_hook(lambda m, args, j=j: captured.__s
          for j in (0, mid)]
 with torch.no_grad():
     xattn_prior.score(S_t, t_diff, video=torch.from_numpy(ex.lips[: spectral.expected_video_frames(L)]))
-    maps = {j: ch10.attention_map(net.cond[j], *captured[j])[0] for j in (0, mid)}  # (T_l, T_v) each
+    maps = {j: net.cond[j].attention_map(*captured[j])[0] for j in (0, mid)}  # (T_l, T_v) each
 for hk in hooks:
     hk.remove()
 
@@ -419,27 +418,31 @@ for t, r in errors.items():
 # %% [markdown]
 # ## Exercises
 #
-# Solutions: `udiffse_lite/exercises/ch10.py`.
+# Solutions: `udiffse_lite/exercises/ch10.py`, imported only in the last section.
 #
 # Each exercise is posed, then left to you in an empty cell; the reference solutions follow
 # at the end of the section.
 
 # %% [markdown]
-# **Exercise 1.** Write `speech_envelope(s, sr, fps)`: the speech level in dB of each video frame's interval.
+# **Exercise 1.** `lips.speech_envelope` measures the level over the whole band. Write
+# `band_envelope(s, sr, fps, lo, hi)`, the level in dB of one band per video frame, and measure whether
+# the 300–3000 Hz band (where the formants live) follows the mouth opening of `matched-1` more
+# closely (correlation at the best lag) than the full band.
 
 # %%
 # Your solution to exercise 1
 
 # %% [markdown]
-# **Exercise 2.** Write `best_lag(a, b, max_lag)`: the lag maximising the correlation of `a[k]` and
-# `b[k + lag]`. Does the sound lead or follow the mouth? Try the other examples.
+# **Exercise 2.** Does the sound lead or follow the mouth? Run `lips.best_lag` (the lag maximising the
+# correlation of `a[k]` and `b[k + lag]`) on every built-in example.
 
 # %%
 # Your solution to exercise 2
 
 # %% [markdown]
-# **Exercise 3.** Write `attention_map(block, h, v)`. Then set `UNetConfig(attn_unscaled=True)` on a random
-# block with $d = 256$: how peaked are the softmax rows without the $1/\sqrt d$?
+# **Exercise 3.** Build a random `CrossAttentionBlock` with $d = 256$, once scaled and once with
+# `unscaled=True` (the reference code's choice, `UNetConfig(attn_unscaled=True)`), and compare how peaked
+# the rows of its `attention_map` are (the mean of each row's largest weight) without the $1/\sqrt d$.
 
 # %%
 # Your solution to exercise 3
@@ -448,10 +451,23 @@ for t, r in errors.items():
 # ### Reference solutions
 
 # %%
+from udiffse_lite.exercises import ch10  # noqa: E402  (the solutions, only now)
+
+# Exercise 1
+for name_, env in {"full band": level, "300-3000 Hz": ch10.band_envelope(ex.speech, ex.sr, lo=300, hi=3000)}.items():
+    print(f"{name_:12s} correlation at the best lag {lips.best_lag(opening, env)[1]:.2f}")
+# Exercise 2
 for name in list_examples():
     e = load_example(name)
-    lag_e, r_e = ch10.best_lag(lips.mouth_opening(e.lips), ch10.speech_envelope(e.speech, e.sr))
+    lag_e, r_e = lips.best_lag(lips.mouth_opening(e.lips), lips.speech_envelope(e.speech, e.sr))
     print(f"{name:13s} best lag {lag_e:+d} frames, correlation {r_e:.2f}")
+# Exercise 3: without 1/sqrt(d) the logits are 16x larger and the softmax rows nearly one-hot
+torch.manual_seed(0)
+h_rand, v_rand = torch.randn(1, 4, 256, 40), torch.randn(1, 40, 64)
+for unscaled in (False, True):
+    blk = CrossAttentionBlock(4, 256, 64, d=256, unscaled=unscaled)
+    peak = blk.attention_map(h_rand, v_rand).max(-1).values.mean()
+    print(f"unscaled={unscaled!s:5s}: mean largest weight per row {peak:.2f} (uniform: {1 / 40:.3f})")
 
 # %% [markdown]
 # ## In this chapter we …

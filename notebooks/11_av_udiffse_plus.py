@@ -61,8 +61,9 @@ from IPython.display import Markdown, display
 import udiffse_lite as ul
 from udiffse_lite import metrics, spectral, viz
 from udiffse_lite.baselines import wiener_minstats
+from udiffse_lite.evaluation import table_markdown
 from udiffse_lite.examples import list_examples, load_example, noisy_example
-from udiffse_lite.exercises import ch11
+from udiffse_lite.metrics import paired_gain
 
 SIZE = ul.SIZE  # "fast" (CI, seconds), "book" (the rendered book, 2 CPU cores) or "full" (default)
 device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -237,7 +238,7 @@ for sys_ in table_systems:
                           "ESTOI": [r["estoi"] for r in rs]}
 display(Markdown(f"**{len(names) * len(noises)} mixtures at 0 dB** "
                  f"({', '.join(names)}; {', '.join(noises)}), UDiffSE+ with {opts['n_steps']} steps, "
-                 f"{opts['n_samples']} chains\n\n" + ch11.table_markdown(rows, {"SI-SDR (dB)": 1})))
+                 f"{opts['n_samples']} chains\n\n" + table_markdown(rows, {"SI-SDR (dB)": 1})))
 
 # %%
 gains = {sys_: np.mean(np.array(rows[labels[sys_]]["SI-SDR (dB)"]) - np.array(rows["Input"]["SI-SDR (dB)"]))
@@ -248,7 +249,7 @@ print(f"mean SI-SDR gain over the input: tiny-ao {gains['tiny-ao']:+.1f} dB, tin
 # The audio-visual gain is best judged *paired*: the same mixtures with and without video.
 
 # %%
-gain, half = ch11.paired_gain(rows["UDiffSE+"]["SI-SDR (dB)"], rows["AV-UDiffSE+"]["SI-SDR (dB)"])
+gain, half = paired_gain(rows["UDiffSE+"]["SI-SDR (dB)"], rows["AV-UDiffSE+"]["SI-SDR (dB)"])
 print(f"AV-UDiffSE+ minus UDiffSE+: {gain:+.2f} ± {half:.2f} dB SI-SDR over {len(names) * len(noises)} mixtures")
 
 # %% [markdown]
@@ -272,7 +273,7 @@ print(f"AV-UDiffSE+ minus UDiffSE+: {gain:+.2f} ± {half:.2f} dB SI-SDR over {le
 
 # %%
 wrong = [run(n, noise, 0.0, "tiny-av-wrong")["si_sdr"] for n in names for noise in noises]
-gain, half = ch11.paired_gain(wrong, rows["AV-UDiffSE+"]["SI-SDR (dB)"])
+gain, half = paired_gain(wrong, rows["AV-UDiffSE+"]["SI-SDR (dB)"])
 print(f"true lips minus another utterance's lips: {gain:+.2f} ± {half:.2f} dB SI-SDR over {len(wrong)} mixtures")
 
 # %% [markdown]
@@ -309,7 +310,7 @@ display(Markdown(committed.read_text()))
 # %% [markdown]
 # ## Exercises
 #
-# Solutions: `udiffse_lite/exercises/ch11.py`.
+# Solutions: `udiffse_lite/exercises/ch11.py`, imported only in the last section.
 #
 # Each exercise is posed, then left to you in an empty cell; the reference solutions follow
 # at the end of the section.
@@ -322,15 +323,16 @@ display(Markdown(committed.read_text()))
 # Your solution to exercise 1
 
 # %% [markdown]
-# **Exercise 2.** Write `paired_gain(a, b)`, the mean and 95 % interval of `b − a` over the same utterances.
-# Why is it narrower than the two unpaired intervals?
+# **Exercise 2.** Compute the paired interval of `metrics.paired_gain` yourself (the mean and Student-t 95 %
+# half-width of `b − a` over the same mixtures) for the AV and AO rows of the table, and compare it with
+# the two unpaired intervals `metrics.mean_ci(a)` and `mean_ci(b)`. Why is it narrower?
 
 # %%
 # Your solution to exercise 2
 
 # %% [markdown]
-# **Exercise 3.** Write `table_markdown(rows)`, then add the `reference` schedule (`ul.enhance(...,
-# schedule="reference")`) as two more rows of the live table.
+# **Exercise 3.** Add the reference algorithm (`ul.enhance(..., preset="reference")`, every choice of
+# the reference code) as two more rows of the live table, audio-only and audio-visual.
 
 # %%
 # Your solution to exercise 3
@@ -340,10 +342,37 @@ display(Markdown(committed.read_text()))
 
 # %%
 # NBVAL_CHECK_OUTPUT
+from udiffse_lite.exercises import ch11  # noqa: E402  (the solutions, only now)
+
 ex = noisy_example("matched-1", noise="white", snr_db=0.0)
 x_global = ch11.mix_at_snr(ex["s"], ex["n"], 0.0)
 print(f"noise power, global-SNR mix / active-SNR mix: "
       f"{np.mean((x_global - ex['s']) ** 2) / np.mean(ex['n'] ** 2):.2f}")
+
+# %%
+# Exercise 2: what is common to a mixture's two rows (how hard it is) cancels in b - a
+from scipy.stats import t as student_t  # noqa: E402
+
+a_, b_ = np.array(rows["UDiffSE+"]["SI-SDR (dB)"]), np.array(rows["AV-UDiffSE+"]["SI-SDR (dB)"])
+if len(a_) > 1:
+    d = b_ - a_
+    half_own = student_t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
+    assert np.isclose(half_own, paired_gain(a_, b_)[1])
+    print(f"paired ± {half_own:.2f} dB; unpaired ± {metrics.mean_ci(a_)[1]:.2f} (AO), "
+          f"± {metrics.mean_ci(b_)[1]:.2f} (AV)")
+
+# %% [markdown]
+# **Exercise 3** (not run here: it adds two systems' runs to the chapter's time). Give `run` a
+# `preset` and call it for both priors:
+#
+# ```python
+# for sys_, prior_name in [("UDiffSE+ [reference]", "tiny-ao"), ("AV-UDiffSE+ [reference]", "tiny-av")]:
+#     ys = [ul.enhance(noisy_example(n, noise=noise, snr_db=0.0)["x"], 16000, prior=priors[prior_name],
+#                      video=load_example(n).lips if prior_name == "tiny-av" else None,
+#                      preset="reference", **opts) for n in names for noise in noises]
+#     ...  # score as in `run` and add rows[sys_] = {...}
+# display(Markdown(table_markdown(rows, {"SI-SDR (dB)": 1})))
+# ```
 
 # %% [markdown]
 # ## In this chapter we …

@@ -2,8 +2,6 @@
 
 Each is checked against the library piece it re-derives, or against a known answer.
 """
-import math
-
 import numpy as np
 import pytest
 import torch
@@ -12,9 +10,8 @@ import udiffse_lite as ul
 from udiffse_lite import nmf
 from udiffse_lite.exercises import ch06, ch08, ch09, ch10, ch11
 from udiffse_lite.priors import GaussianPrior
-from udiffse_lite.samplers import SamplerConfig, posterior_sample, pseudo_likelihood_grad, udiffse, udiffse_plus
+from udiffse_lite.samplers import SamplerConfig, pseudo_likelihood_grad, udiffse, udiffse_plus
 from udiffse_lite.sde import OUVESDE, complex_randn
-from udiffse_lite.unet import CrossAttentionBlock
 
 
 # ----------------------------------------------------------------------------- ch06
@@ -53,17 +50,6 @@ def test_ch06_divergence_per_rank_decreases(power):
 
 
 # ----------------------------------------------------------------------------- ch08
-def test_ch07_wiener_bound_matches_sampled_exact_posterior():
-    g = torch.Generator().manual_seed(0)
-    F, T, b = 128, 64, 4
-    vs = 0.02 * torch.exp(torch.randn(F, 1, generator=g)).expand(F, T)
-    V = torch.full((F, T), 0.02)
-    s = complex_randn((F, T), g) * vs.sqrt()
-    X = s + complex_randn((F, T), g) * V.sqrt()
-    draws = vs / (vs + V) * X + complex_randn((b, F, T), g) * (vs * V / (vs + V)).sqrt()
-    mse = (draws.mean(0) - s).abs().pow(2).mean().item()
-    assert mse / ch08.wiener_bound(vs, V, b) == pytest.approx(1.0, abs=0.05)
-    assert ch08.wiener_bound(vs, V, math.inf) < ch08.wiener_bound(vs, V, b)
 
 
 def test_ch07_autograd_gradient_equals_library(gen):
@@ -75,21 +61,6 @@ def test_ch07_autograd_gradient_equals_library(gen):
         mu, sigma = sde.mean_factor(t), sde.std(t)
         torch.testing.assert_close(ch08.pseudo_likelihood_grad_autograd(S, X, V, mu, sigma),
                                    pseudo_likelihood_grad(S, X, V, mu, sigma))
-
-
-def test_ch07_exact_likelihood_reaches_the_bound():
-    g = torch.Generator().manual_seed(1)
-    F, T, b = 256, 32, 4
-    vs = (0.02 * torch.exp(torch.randn(F, 1, generator=g))).expand(F, T)
-    s = complex_randn((F, T), g) * vs.sqrt()
-    V = torch.full((F, T), vs.mean().item())
-    X = s + complex_randn((F, T), g) * V.sqrt()
-    prior = GaussianPrior(vs)
-    lik = ch08.exact_gaussian_likelihood(vs, V, X, prior.sde)
-    est = posterior_sample(prior, X, V, likelihood=lik, cfg=SamplerConfig(n_samples=b),
-                           generator=torch.Generator().manual_seed(0)).mean(0)
-    gap = 10 * math.log10((est - s).abs().pow(2).mean().item() / ch08.wiener_bound(vs, V, b))
-    assert abs(gap) < 0.5
 
 
 # ----------------------------------------------------------------------------- ch09
@@ -145,39 +116,18 @@ def test_ch08_nmf_update_steps_match_sampler():
 
 
 # ----------------------------------------------------------------------------- ch10
-def test_ch09_speech_envelope_known_answer():
+
+
+# ----------------------------------------------------------------------------- ch10
+def test_ch10_band_envelope_keeps_the_band_and_drops_the_rest():
     sr, fps = 16000, 25
-    s = np.concatenate([np.zeros(640), 0.1 * np.ones(640), np.ones(640)]).astype(np.float32)
-    env = ch10.speech_envelope(s, sr, fps)
-    assert env.shape == (3,)
-    np.testing.assert_allclose(env[1:], [-20.0, 0.0], atol=1e-6)
-    assert env[0] < -90
-
-
-def test_ch09_best_lag_finds_a_shift():
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal(200)
-    b = np.roll(a, 3)  # b[k + 3] = a[k]
-    lag, r = ch10.best_lag(a, b, max_lag=5)
-    assert lag == 3 and r > 0.95
-    lag, _ = ch10.best_lag(b, a, max_lag=5)
-    assert lag == -3
-
-
-def test_ch09_attention_map_rows_sum_to_one_and_match_block():
-    torch.manual_seed(0)
-    block = CrossAttentionBlock(4, 16, 8)
-    h, v = torch.randn(2, 4, 16, 10), torch.randn(2, 5, 8)
-    w = ch10.attention_map(block, h, v)
-    assert w.shape == (2, 10, 5)
-    torch.testing.assert_close(w.sum(-1), torch.ones(2, 10))
-    # the weights reproduce the block: values weighted by them, per channel
-    tokens = h.transpose(2, 3).reshape(2, 40, 16)
-    full = torch.softmax(block.to_q(tokens) @ block.to_k(v).transpose(1, 2) * block.scale, -1)
-    torch.testing.assert_close(w, full.reshape(2, 4, 10, 5).mean(1))
-    a = block.to_out(full @ block.to_v(v)).reshape(2, 4, 10, 16).transpose(2, 3)
-    with torch.no_grad():
-        torch.testing.assert_close(block(h, v), h + block.norm(a))
+    t = np.arange(sr) / sr
+    inside, outside = np.sin(2 * np.pi * 1000 * t), np.sin(2 * np.pi * 6000 * t)
+    full = ul.data.lips.speech_envelope(inside, sr, fps)
+    np.testing.assert_allclose(ch10.band_envelope(inside, sr, fps)[2:-2], full[2:-2], atol=0.1)  # -3 dB of a sine
+    assert (ch10.band_envelope(outside, sr, fps)[2:-2] < full[2:-2] - 40).all()
+    with pytest.raises(ValueError, match="lo < hi"):
+        ch10.band_envelope(inside, sr, fps, lo=3000, hi=300)
 
 
 # ----------------------------------------------------------------------------- ch11
@@ -191,27 +141,6 @@ def test_ch10_mix_at_snr():
         assert got == pytest.approx(snr, abs=1e-3)
     with pytest.raises(ValueError, match="shorter"):
         ch11.mix_at_snr(s, n[:100], 0.0)
-
-
-def test_ch10_paired_gain_is_narrower_than_unpaired():
-    rng = np.random.default_rng(1)
-    hardness = rng.normal(0, 5, 12)  # utterances differ a lot ...
-    a = hardness + rng.normal(0, 0.1, 12)
-    b = hardness + 1.0 + rng.normal(0, 0.1, 12)  # ... the gain is a steady +1 dB
-    gain, half = ch11.paired_gain(a, b)
-    assert gain == pytest.approx(1.0, abs=0.15)
-    assert half < ul.metrics.mean_ci(b)[1] / 5
-    with pytest.raises(ValueError):
-        ch11.paired_gain([1.0], [1.0, 2.0])
-
-
-def test_ch10_table_markdown():
-    md = ch11.table_markdown({"Input": {"SI-SDR": [0.0, 2.0], "ESTOI": [0.5, 0.5]},
-                              "One": {"SI-SDR": [1.0], "ESTOI": [0.7]}}, {"SI-SDR": 1})
-    lines = md.splitlines()
-    assert lines[0] == "| system | SI-SDR | ESTOI |"
-    assert lines[2].startswith("| Input | 1.0 ± ")
-    assert lines[3] == "| One | 1.0 | 0.70 |"
 
 
 def test_ch07_sdr_intervals_and_sample_size():

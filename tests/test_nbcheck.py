@@ -149,3 +149,15 @@ def test_every_chapter_title_carries_its_own_number():
     for py in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py")):
         m = re.search(r"^# # (.+)$", py.read_text(), re.M)
         assert m and m.group(1).startswith(f"{py.name[:2]} · "), f"{py.name}: title {m and m.group(1)!r}"
+
+
+def test_no_chapter_uses_a_solution_before_posing_the_exercise():
+    """PCPT order: the body teaches with library functions; `udiffse_lite.exercises.chNN` is imported
+    and used only in the reference solutions, after the exercises are posed."""
+    import re
+
+    for py in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py")):
+        text = py.read_text()
+        posed = text.index("# ## Exercises")
+        early = [m.group(0) for m in re.finditer(r"exercises import ch\d\d|\bch\d\d\.\w+\(", text[:posed])]
+        assert not early, f"{py.name} uses solutions before its exercises are posed: {early}"

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 
-from udiffse_lite import spectral
 from udiffse_lite.priors import GaussianPrior
 from udiffse_lite.samplers import (SamplerConfig, StepInfo, enhance, enhance_batch, posterior_sample, prior_sample,
                                    udiffse_plus_batch,

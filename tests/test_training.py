@@ -1,6 +1,5 @@
 """Tests of udiffse_lite.training and udiffse_lite.recipes (tiny networks, synthetic data)."""
 import argparse
-import json
 import os
 
 import numpy as np

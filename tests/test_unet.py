@@ -183,3 +183,32 @@ def test_video_norm_makes_the_conditioning_blind_to_the_feature_scale(tmp_path):
         assert (normed(x, t, v) - normed(x, t, None)).abs().max() > 1e-4
     old = ScorePrior(plain).save(tmp_path / "old.pt")
     assert ScorePrior.from_checkpoint(old).net.video_norm is None
+
+
+def test_edm_preconditioning_with_a_silent_body_is_the_gaussian_denoiser():
+    """precond="edm" with the body's output forced to 0 must be the exact noise prediction of the
+    Gaussian prior CN(0, sigma_data^2), i.e. ``-sigma_t * GaussianPrior.score``."""
+    from udiffse_lite.priors import GaussianPrior
+    from udiffse_lite.sde import OUVESDE, complex_randn
+
+    cfg = UNetConfig(nf=8, ch_mult=(1, 2), n_freq=16, precond="edm")
+    net = ScoreUNet(cfg)
+    net._body = lambda x, t, v=None, m=None: torch.zeros_like(x)
+    sde = OUVESDE()
+    gauss = GaussianPrior(torch.full((16, 8), cfg.sigma_data ** 2))
+    s_t = complex_randn((3, 16, 8), torch.Generator().manual_seed(0))
+    t = torch.tensor([0.05, 0.5, 1.0])
+    out = net(torch.stack([s_t.real, s_t.imag], 1), t)
+    want = -sde.std(t).view(3, 1, 1) * gauss.score(s_t, t)
+    torch.testing.assert_close(torch.complex(out[:, 0], out[:, 1]), want, rtol=1e-4, atol=1e-5)
+
+
+def test_edm_preconditioning_checks_the_sde():
+    from udiffse_lite.priors import ScorePrior
+    from udiffse_lite.sde import OUVESDE
+
+    net = ScoreUNet(UNetConfig(nf=8, ch_mult=(1, 2), n_freq=16, precond="edm"))
+    with pytest.raises(ValueError, match="preconditioning assumes"):
+        ScorePrior(net, OUVESDE(theta=2.0))
+    with pytest.raises(ValueError, match="precond must be"):
+        UNetConfig(precond="ve")

@@ -206,3 +206,33 @@ def mean_ci(values, confidence: float = 0.95) -> tuple[float, float]:
 
     half = student_t.ppf(0.5 + confidence / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size)
     return float(x.mean()), float(half)
+
+
+def paired_gain(a, b, confidence: float = 0.95) -> tuple[float, float]:
+    """Mean and half-width of the ``confidence`` interval of ``b - a`` over the *same* items.
+
+    Pairing removes what the items have in common (how hard each utterance is), so a small but
+    consistent gain can be significant where two unpaired intervals overlap.
+
+    Notebook: 07_evaluation.ipynb
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"paired_gain needs the same items in both lists, got {a.shape} and {b.shape}")
+    return mean_ci(b - a, confidence)
+
+
+def error_db(estimate, target) -> float:
+    """``10 log10(sum |estimate - target|^2 / sum |target|^2)`` in dB, for waveforms or (complex)
+    spectrograms: lower is better, 0 dB is the error of predicting silence.
+
+    Notebook: 05_tweedie.ipynb
+    """
+    import torch
+
+    estimate, target = torch.as_tensor(estimate), torch.as_tensor(target)
+    if estimate.shape != target.shape:
+        raise ValueError(f"estimate {tuple(estimate.shape)} and target {tuple(target.shape)} differ in shape")
+    num = (estimate - target).abs().pow(2).sum()
+    den = target.abs().pow(2).sum().clamp_min(1e-20)
+    return float(10 * torch.log10(num / den))

@@ -54,6 +54,67 @@ class GaussianPrior:
         self.n_evals += 1
         return -s_t / (mu ** 2 * self.variance.to(s_t.device) + sigma ** 2)
 
+    def _mu2_sig2(self, t):
+        t = torch.as_tensor(t, dtype=torch.float32)
+        return self.sde.mean_factor(t) ** 2, self.sde.std(t) ** 2
+
+    def posterior_mean(self, s_t: torch.Tensor, t) -> torch.Tensor:
+        """``E[s | s_t] = mu_t vs s_t / (mu_t^2 vs + sigma_t^2)``: a Wiener gain on ``s_t``.
+
+        Notebook: 05_tweedie.ipynb
+        """
+        mu2, sig2 = self._mu2_sig2(t)
+        vs = self.variance.to(s_t.device)
+        return mu2.sqrt() * vs * s_t / (mu2 * vs + sig2)
+
+    def posterior_variance(self, t) -> torch.Tensor:
+        """``Var[s | s_t] = vs sigma_t^2 / (mu_t^2 vs + sigma_t^2)``, per bin: the error no
+        one-step (Tweedie) estimate can remove.
+
+        Notebook: 05_tweedie.ipynb
+        """
+        mu2, sig2 = self._mu2_sig2(t)
+        return self.variance * sig2 / (mu2 * self.variance + sig2)
+
+    def dsm_floor(self, t) -> torch.Tensor:
+        """The smallest denoising score-matching loss any network can reach at time ``t``, per
+        bin: ``mu_t^2 vs / (mu_t^2 vs + sigma_t^2)``. The best network predicts
+        ``E[z | s_t] = sigma_t s_t / (mu_t^2 vs + sigma_t^2)``; what is left of ``E|z|^2 = 1`` is
+        the posterior variance of ``z``.
+
+        Notebook: 03_score_matching.ipynb
+        """
+        mu2, sig2 = self._mu2_sig2(t)
+        return mu2 * self.variance / (mu2 * self.variance + sig2)
+
+    def mmse_bound(self, V: torch.Tensor, n_samples: float = float("inf")) -> float:
+        """Mean squared error, averaged over bins, of the mean of ``n_samples`` exact posterior
+        samples of ``s`` given ``x = s + n``, ``n ~ CN(0, V)``: ``MMSE (1 + 1/b)`` with
+        ``MMSE = vs V / (vs + V)`` (``n_samples=inf``: the Wiener filter's own error).
+
+        Notebook: 08_posterior_udiffse.ipynb
+        """
+        mmse = (self.variance * V / (self.variance + V)).mean().item()
+        return mmse * (1 + 1 / n_samples) if n_samples != float("inf") else mmse
+
+    def exact_likelihood(self, X: torch.Tensor, V: torch.Tensor):
+        """The *exact* ``grad log p(X | s_t)`` for the mixture ``X = s + n``, ``n ~ CN(0, V)``.
+
+        ``s | s_t`` is Gaussian with mean ``A s_t``, ``A = mu vs / (mu^2 vs + sigma^2)``, and
+        variance ``c = vs sigma^2 / (mu^2 vs + sigma^2)``, so ``X | s_t ~ CN(A s_t, c + V)`` and
+        the gradient is ``A (X - A s_t) / (c + V)``.
+
+        Returns:
+            ``f(S, t) -> grad``, to pass as ``likelihood=`` to ``posterior_sample``.
+
+        Notebook: 08_posterior_udiffse.ipynb
+        """
+        def grad(S, t):
+            mu2, sig2 = self._mu2_sig2(t)
+            A = mu2.sqrt() * self.variance / (mu2 * self.variance + sig2)
+            return A * (X - A * S) / (self.posterior_variance(t) + V)
+        return grad
+
 
 class ScorePrior(torch.nn.Module):
     """A trained score network with its SDE (and optionally a frozen lip encoder).
@@ -75,6 +136,11 @@ class ScorePrior(torch.nn.Module):
         super().__init__()
         self.net = net
         self.sde = sde or OUVESDE()
+        cfg = getattr(net, "config", None)
+        if getattr(cfg, "precond", "none") != "none" and tuple(cfg.precond_sde) != (
+                self.sde.theta, self.sde.sigma_min, self.sde.sigma_max):
+            raise ValueError(f"the network's preconditioning assumes the SDE (theta, sigma_min, sigma_max) = "
+                             f"{tuple(cfg.precond_sde)}, the prior was given {self.sde}; build both from one SDE")
         self.lip_encoder = lip_encoder
         if lip_encoder is not None:
             lip_encoder.requires_grad_(False).eval()

@@ -94,6 +94,15 @@ RECIPES: dict[str, Recipe] = {
                          "AV priors did better with the null video than with any lips, even on training crops), "
                          "EDM loss weighting; warm-started from the shipped tiny-ao (--init-from)",
                          net={"video_norm": True}),
+    "tiny-ao-edm": Recipe("tiny", "none",
+                          _tc(batch_size=8, crop_frames=128, lr=2e-4, steps=4000, ema_decay=0.999, amp="bf16",
+                              speed_perturb=0.15, lr_warmup=100, lr_decay="cosine", loss_weight="edm",
+                              val_every=500, ckpt_every=100, snapshot_every=500),
+                          "tiny-ao with EDM's preconditioning (the body predicts a scaled clean spectrogram; "
+                          "a zero output is the Gaussian CN(0, sigma_data^2) denoiser) and loss weighting; "
+                          "warm-started from the shipped tiny-ao (--init-from), whose one-step estimate at "
+                          "t = 1 was worse than predicting silence",
+                          net={"precond": "edm"}),
     "tiny-av-xattn": Recipe("tiny", "cross_attention",
                             _tc(batch_size=8, crop_frames=128, lr=2e-4, steps=2000, ema_decay=0.999, p_uncond=0.1,
                                 val_every=250, ckpt_every=250),

@@ -109,6 +109,18 @@ def compress(c: torch.Tensor, cfg: SpecConfig = DEFAULT) -> torch.Tensor:
     return cfg.beta * mag.pow(cfg.alpha) * phase
 
 
+def dynamic_range_db(S: torch.Tensor, floor_quantile: float = 0.5) -> float:
+    """Spread in dB between the loudest bin and the ``floor_quantile`` quantile of ``|S|``
+    (the median by default: recordings that start and end in digital silence have exact zeros),
+    ``20 log10(max |S| / q)``.
+
+    Notebook: 01_stft_domain.ipynb
+    """
+    mag = S.abs().flatten().double()
+    q = torch.quantile(mag, floor_quantile).clamp_min(1e-12)
+    return float(20 * torch.log10(mag.max() / q))
+
+
 def decompress(C: torch.Tensor, cfg: SpecConfig = DEFAULT) -> torch.Tensor:
     """Exact inverse of :func:`compress`.
 

@@ -127,6 +127,21 @@ def dsm_loss(prior_or_net, sde: OUVESDE, s: torch.Tensor, video: torch.Tensor | 
     return (err.pow(2).sum(dim=1).mean(dim=(1, 2)) * w).sum() / w.sum()
 
 
+def score_dsm_loss(score_fn, sde: OUVESDE, s: torch.Tensor, t: float,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """Monte Carlo DSM loss at one diffusion time, from any score function:
+    ``mean |sigma_t score(s_t, t) + z|^2`` (the same number as :func:`dsm_loss` for a network).
+
+    Args:
+        score_fn: ``score_fn(s_t, t) -> score`` (``prior.score``; a ``GaussianPrior``'s is exact).
+        s: (B, F, T) complex clean spectrograms.
+
+    Notebook: 03_score_matching.ipynb
+    """
+    s_t, z = sde.perturb(s, t, generator)
+    return (sde.std(t) * score_fn(s_t, t) + z).abs().pow(2).mean()
+
+
 @dataclass
 class TrainConfig:
     """Hyperparameters of :class:`Trainer` (the CLI maps flags onto these fields).
@@ -292,6 +307,11 @@ class Trainer:
                  progress: bool = True):
         self.cfg = cfg = config or TrainConfig()
         self.sde = sde or OUVESDE()
+        ncfg = getattr(_unwrap(net), "config", None)
+        if getattr(ncfg, "precond", "none") != "none" and tuple(ncfg.precond_sde) != (
+                self.sde.theta, self.sde.sigma_min, self.sde.sigma_max):
+            raise ValueError(f"the network's preconditioning assumes the SDE {tuple(ncfg.precond_sde)} "
+                             f"(theta, sigma_min, sigma_max), training uses {self.sde}: build both from one SDE")
         self.rank, self.world, self.device = setup_distributed(device)
         if cfg.batch_size % self.world:
             raise ValueError(f"batch_size={cfg.batch_size} must be divisible by the {self.world} processes")

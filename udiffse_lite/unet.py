@@ -67,9 +67,16 @@ class UNetConfig:
     # reference's unit gain, which injects unit-variance video signals into every level from step 0
     video_norm: bool = False  # LayerNorm on each video frame's features before conditioning: the lip
     # encoder's features have norm ~20 (std 2.4), so without it every step swings the FiLM modulations
+    precond: str = "none"  # "none": the body predicts the noise z; "edm": it predicts a scaled clean
+    # spectrogram through EDM's c_in / c_skip / c_out (Karras et al. 2022), the output still read as z
+    precond_sde: tuple = (1.5, 0.05, 0.5)  # (theta, sigma_min, sigma_max) of the SDE "edm" assumes
+    sigma_data: float = 0.2  # rms |S| of a normalised compressed crop (training.SIGMA_DATA)
 
     def __post_init__(self):
         self.ch_mult = tuple(int(m) for m in self.ch_mult)
+        self.precond_sde = tuple(float(x) for x in self.precond_sde)
+        if self.precond not in ("none", "edm"):
+            raise ValueError(f"precond must be 'none' or 'edm', got {self.precond!r}")
         if self.conditioning not in CONDITIONINGS:
             raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got {self.conditioning!r}")
         if self.conditioning != "none" and self.video_dim <= 0:
@@ -292,6 +299,22 @@ class CrossAttentionBlock(nn.Module):
         a = a.reshape(B, C, T, Fl).transpose(2, 3)  # (B, C, F_l, T)
         return h + self.norm(a)
 
+    @torch.no_grad()
+    def attention_map(self, h: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """The block's attention weights for input ``h`` (B, C, F_l, T) and video ``v``
+        (B, T_v, p), averaged over the channels' query tokens.
+
+        Returns:
+            (B, T, T_v): for each audio frame, the weight each video frame receives (rows sum to 1).
+
+        Notebook: 10_seeing_speech.ipynb
+        """
+        B, C, Fl, T = h.shape
+        tokens = h.transpose(2, 3).reshape(B, C * T, Fl)  # (B, C*T, F_l)
+        q, k = self.to_q(tokens), self.to_k(v)  # (B, C*T, d), (B, T_v, d)
+        w = torch.softmax(q @ k.transpose(1, 2) * self.scale, dim=-1)  # (B, C*T, T_v)
+        return w.reshape(B, C, T, -1).mean(1)
+
 
 class FiLMBlock(nn.Module):
     """Feature-wise linear modulation from time-aligned video features.
@@ -344,6 +367,11 @@ class ScoreUNet(nn.Module):
     def __init__(self, config: UNetConfig | None = None):
         super().__init__()
         self.config = cfg = config or UNetConfig()
+        if cfg.precond == "edm":
+            from .sde import OUVESDE
+
+            th, smin, smax = cfg.precond_sde
+            self._precond_sde = OUVESDE(theta=th, sigma_min=smin, sigma_max=smax)
         nf, n_levels = cfg.nf, len(cfg.ch_mult)
         self.downsample_factor = cfg.downsample_factor
         temb_dim = 4 * nf
@@ -445,6 +473,30 @@ class ScoreUNet(nn.Module):
     # ------------------------------------------------------------------ forward
     def forward(self, x: torch.Tensor, t: torch.Tensor, v: torch.Tensor | None = None,
                 uncond_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The noise prediction ``z_hat`` for the state ``x = mu_t s + sigma_t z``, (B, 2, F, T).
+
+        With ``precond="edm"`` the body sees ``c_in x / mu_t`` and its output ``F`` makes the
+        clean estimate ``D = c_skip x / mu_t + c_out F`` (``sigma' = sigma_t / mu_t``,
+        ``c_skip = sd^2 / (sigma'^2 + sd^2)``, ``c_out = sigma' sd / sqrt(sigma'^2 + sd^2)``,
+        ``c_in = 1 / sqrt(sigma'^2 + sd^2)``), returned as ``(x - mu_t D) / sigma_t``. A body that
+        outputs 0 is then the Gaussian prior ``CN(0, sd^2)``'s exact denoiser, not "no noise".
+        """
+        if self.config.precond == "none":
+            return self._body(x, t, v, uncond_mask)
+        B = x.shape[0]
+        tt = torch.as_tensor(t, dtype=torch.float32, device=x.device)
+        tt = tt.expand(B) if tt.dim() == 0 else tt
+        mu = self._precond_sde.mean_factor(tt).view(B, 1, 1, 1)
+        sig = self._precond_sde.std(tt).view(B, 1, 1, 1)
+        sd, sp = self.config.sigma_data, sig / mu
+        norm = (sp ** 2 + sd ** 2).sqrt()
+        xs = x.float() / mu
+        out = self._body((xs / norm).to(x.dtype), t, v, uncond_mask).float()
+        D = (sd ** 2 / norm ** 2) * xs + (sp * sd / norm) * out
+        return (x.float() - mu * D) / sig
+
+    def _body(self, x: torch.Tensor, t: torch.Tensor, v: torch.Tensor | None = None,
+              uncond_mask: torch.Tensor | None = None) -> torch.Tensor:
         cfg = self.config
         if x.dim() != 4 or x.shape[1] != cfg.in_channels:
             raise ValueError(f"x must be (B, {cfg.in_channels}, F, T) (real/imag channels), got {tuple(x.shape)}")

@@ -336,3 +336,43 @@ def mouth_opening(frames: np.ndarray, thresh: float | None = None) -> np.ndarray
     med = np.median(f.reshape(f.shape[0], -1), axis=1)[:, None, None]
     th = 0.4 * med if thresh is None else thresh
     return (f < th).sum(axis=(1, 2)).astype(np.float32)
+
+
+def speech_envelope(s: np.ndarray, sr: int = 16000, fps: float = VIDEO_FPS) -> np.ndarray:
+    """The speech level per video frame, in dB (RMS over each frame's samples).
+
+    Video frame ``k`` shows ``[k / fps, (k + 1) / fps)`` s, so it gets the samples of that interval.
+
+    Returns:
+        (T_v,) float, ``T_v = round(len(s) / sr * fps)``; -100 dB for an empty interval.
+
+    Notebook: 10_seeing_speech.ipynb
+    """
+    hop = sr / fps
+    T_v = int(round(len(s) / sr * fps))
+    out = np.empty(T_v)
+    for k in range(T_v):
+        seg = np.asarray(s[int(round(k * hop)):int(round((k + 1) * hop))], dtype=np.float64)
+        out[k] = 10 * np.log10(np.mean(seg ** 2) + 1e-10) if len(seg) else -100.0
+    return out
+
+
+def best_lag(a: np.ndarray, b: np.ndarray, max_lag: int = 5) -> tuple[int, float]:
+    """The lag (in frames) that maximises the correlation of ``a[k]`` with ``b[k + lag]``.
+
+    A positive lag means ``b`` follows ``a``: for ``a`` = mouth opening and ``b`` = speech level,
+    the sound comes after the mouth has opened.
+
+    Returns:
+        ``(lag, correlation at that lag)``.
+
+    Notebook: 10_seeing_speech.ipynb
+    """
+    best = (0, -np.inf)
+    for lag in range(-max_lag, max_lag + 1):
+        x, y = (a[:len(a) - lag], b[lag:]) if lag >= 0 else (a[-lag:], b[:len(b) + lag])
+        n = min(len(x), len(y))
+        c = float(np.corrcoef(x[:n], y[:n])[0, 1])
+        if c > best[1]:
+            best = (lag, c)
+    return best

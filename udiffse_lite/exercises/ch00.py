@@ -17,8 +17,3 @@ def snr_db(s, n) -> float:
     s = np.asarray(s, dtype=np.float64)
     n = np.asarray(n, dtype=np.float64)
     return float(10 * np.log10(np.sum(s ** 2) / max(np.sum(n ** 2), 1e-20)))
-
-
-def duration_seconds(y, sr: int = 16000) -> float:
-    """Length of a waveform in seconds."""
-    return len(y) / sr

@@ -23,8 +23,3 @@ def ode_sample(prior, shape, n_steps: int = 30, generator=None) -> torch.Tensor:
     for t, dt in zip(ts, dts):
         S = probability_flow_step(sde, S, prior.score(S, t), t, dt)
     return S
-
-
-def variance_ratio(S: torch.Tensor, variance: torch.Tensor) -> float:
-    """Mean over bins of the empirical ``E|S|^2`` (over the batch) divided by the target variance."""
-    return float((S.abs().pow(2).mean(0) / variance).mean())
