@@ -203,7 +203,7 @@ def test_ddp_two_processes_gloo(tmp_path):
 def test_recipes_and_cli():
     from udiffse_lite import recipes
 
-    assert set(recipes.RECIPES) == {"tiny-ao-v1", "tiny-ao", "tiny-av-film1", "tiny-av", "tiny-av-edm", "tiny-av-ln", "tiny-av-xattn", "tiny-noise", "colab-noise",
+    assert set(recipes.RECIPES) == {"tiny-ao-v1", "tiny-ao", "tiny-ao-edm", "tiny-av-film1", "tiny-av", "tiny-av-edm", "tiny-av-ln", "tiny-av-xattn", "tiny-noise", "colab-noise",
                                     "colab-ao", "colab-av",
                                     "paper-ao", "paper-av"}
     for name, r in recipes.RECIPES.items():

@@ -1,0 +1,102 @@
+"""The noise-robust AV encoder of re-synthesis (udiffse_lite.robust_features)."""
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from udiffse_lite import robust_features as rf
+from udiffse_lite.spectral import SR, VIDEO_FPS
+
+
+def test_mel_filterbank_tiles_the_band_and_peaks_in_order():
+    fb = rf.mel_filterbank(40)
+    assert fb.shape == (40, 256) and (fb >= 0).all()
+    peaks = fb.argmax(1)
+    assert (peaks[1:] >= peaks[:-1]).all()  # centres rise with the filter index
+    # inside the covered band, neighbouring triangles overlap so every bin is weighted
+    assert (fb[:, 5:250].sum(0) > 0).all()
+    with pytest.raises(ValueError, match="fmin < fmax"):
+        rf.mel_filterbank(40, fmin=9000.0)
+
+
+def test_log_mel_puts_a_tone_in_the_right_band():
+    t = np.arange(SR) / SR
+    m = rf.log_mel(torch.from_numpy(np.sin(2 * np.pi * 1000 * t).astype(np.float32)))
+    assert m.shape == (126, 40)  # 1 + 16000 // 128 centred frames
+    centre = rf.mel_filterbank(40)[:, round(1000 / (SR / 510))].argmax()
+    assert (m[10:-10].argmax(1) == centre).all()
+
+
+def test_stack_frames_groups_five_frames_per_video_frame():
+    m = torch.arange(12 * 2, dtype=torch.float32).reshape(12, 2)
+    s = rf.stack_frames(m, 3)  # needs 15 frames: the last one is repeated
+    assert rf.STACK == 5 and s.shape == (3, 10)
+    torch.testing.assert_close(s[0], m[:5].reshape(-1))
+    torch.testing.assert_close(s[2, -2:], m[-1])
+
+
+def test_kmeans_finds_separated_clusters():
+    g = torch.Generator().manual_seed(0)
+    centres = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    X = torch.cat([c + 0.1 * torch.randn(50, 2, generator=g) for c in centres])
+    C = rf.kmeans(X, 3)
+    d = torch.cdist(centres, C)
+    assert (d.min(1).values < 0.1).all()
+    with pytest.raises(ValueError, match="at least k"):
+        rf.kmeans(X[:2], 3)
+
+
+def test_phone_labels_follow_the_timings():
+    row = {"phoneset": "sampa", "phones": [["a", 0.0, 0.1], ["b", 0.1, 0.2], ["zz", 0.2, 0.3]]}
+    lab = rf.phone_labels(row, 10, {"sampa:a": 0, "sampa:b": 1})
+    # video frames centred at 0.02, 0.06, 0.10 (b starts), 0.14, ...: unknown "zz" and the tail are ignored
+    assert lab.tolist() == [0, 0, 1, 1, 1, -100, -100, -100, -100, -100]
+
+
+def test_encoder_runs_with_either_modality_and_rejects_misaligned_input():
+    enc = rf.RobustAVEncoder(rf.RobustAVConfig(n_phones=7))
+    a, v = torch.randn(2, 9, rf.STACK * 40), torch.randn(2, 9, 64)
+    for audio, video in ((a, v), (a, None), (None, v)):
+        assert enc(audio, video).shape == (2, 9, 128)
+    with pytest.raises(ValueError, match="needs audio, video or both"):
+        enc(None, None)
+    with pytest.raises(ValueError, match="align them"):
+        enc(a, v[:, :5])
+    y = np.random.default_rng(0).standard_normal(SR).astype(np.float32)
+    assert enc.features(y).shape == (int(SR / SR * VIDEO_FPS), 128)
+    with pytest.raises(ValueError, match="16000 Hz"):
+        enc.features(y, sr=8000)
+
+
+def test_save_load_roundtrip(tmp_path):
+    enc = rf.RobustAVEncoder(rf.RobustAVConfig(n_phones=3, phones=["x:a", "x:b", "x:c"]))
+    rf.save_robust_encoder(enc, str(tmp_path / "r.pt"), {"note": 1})
+    enc2 = rf.load_robust_encoder(str(tmp_path / "r.pt"))
+    a = torch.randn(1, 4, rf.STACK * 40)
+    with torch.no_grad():
+        torch.testing.assert_close(enc(a, None), enc2(a, None))
+    assert enc2.config.phones == ["x:a", "x:b", "x:c"] and enc2.meta == {"note": 1}
+    with pytest.raises(FileNotFoundError, match="robust-av train"):
+        rf.load_robust_encoder(str(tmp_path / "missing.pt"))
+
+
+def test_short_training_learns_and_reports(tiny_corpus, tmp_path):
+    """A few steps on the tiny corpus: the loss falls, the checkpoint loads, the report is complete."""
+    from udiffse_lite import visual
+
+    corpus = str(tmp_path / "c")
+    shutil.copytree(tiny_corpus, corpus)
+    lips = visual.load_lip_encoder()
+    for split in ("train", "valid"):
+        visual.extract_features(corpus, lips, f"{corpus}/features/lips", split=split)
+    cfg = rf.RobustTrainConfig(steps=30, batch=4, clip_frames=20, lr=3e-3)
+    enc, rep = rf.train_robust_encoder(corpus, str(tmp_path / "r.pt"), cfg,
+                                       rf.RobustAVConfig(n_clusters=8, width=32, layers=2), progress=False)
+    assert rep["final_loss"] < np.log(8) + np.log(enc.config.n_phones)  # below chance for both heads
+    enc = rf.load_robust_encoder(str(tmp_path / "r.pt"))
+    r = rf.invariance_report(enc, corpus, "valid", snrs=(0,), limit=3)
+    assert set(r) == {"clean AV", "clean audio only", "video only", "noisy AV +0 dB", "noisy audio only +0 dB"}
+    assert r["clean AV"]["distance"] == 0.0
+    assert all(0 <= v["cluster_acc"] <= 1 and v["distance"] >= 0 for v in r.values())
+    assert "| noisy AV +0 dB |" in rf.report_markdown(r, r)
