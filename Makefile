@@ -16,7 +16,7 @@ AV1_STEPS ?= 2400
 AV_STEPS ?= 3000
 
 
-.PHONY: help venv install system-deps demo test unit notebooks book colab-check corpus lip-encoder priors table1 bench clean
+.PHONY: help venv install system-deps demo test unit notebooks book colab-check corpus lip-encoder robust-av priors table1 bench clean
 
 help:
 	@echo "make demo     enhance built-in noisy examples (installs what it needs)"
@@ -25,6 +25,7 @@ help:
 	@echo "make colab-check  run chapters 00 and the last from the installed wheel, outside the repository"
 	@echo "make corpus   build the 'small' teaching corpus into data/corpus"
 	@echo "make priors   re-train and ship the teaching priors (needs the corpus)"
+	@echo "make robust-av  re-train the noise-robust AV encoder of re-synthesis (needs the corpus)"
 	@echo "make table1   Table I in miniature (needs the corpus and the priors)"
 
 $(PY):
@@ -74,6 +75,10 @@ RUNS ?= runs
 lip-encoder: corpus
 	$(PY) -m udiffse_lite lip-encoder train --corpus $(CORPUS) --steps 1500 --seed 0
 	$(PY) -m udiffse_lite lip-encoder extract --corpus $(CORPUS) --features $(CORPUS)/features/lips
+
+# the noise-robust AV encoder of re-synthesis (issue 11): about 3 min on 2 CPU cores
+robust-av: lip-encoder
+	$(PY) -m udiffse_lite robust-av train --corpus $(CORPUS) --steps 3000
 
 priors: lip-encoder
 	OMP_NUM_THREADS=1 $(PY) -m udiffse_lite train --config tiny-ao-v1 --corpus $(CORPUS) --out $(RUNS)/tiny-ao-v1 --steps 1548

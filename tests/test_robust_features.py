@@ -100,3 +100,28 @@ def test_short_training_learns_and_reports(tiny_corpus, tmp_path):
     assert r["clean AV"]["distance"] == 0.0
     assert all(0 <= v["cluster_acc"] <= 1 and v["distance"] >= 0 for v in r.values())
     assert "| noisy AV +0 dB |" in rf.report_markdown(r, r)
+
+
+def test_shipped_encoder_is_small_and_more_invariant_than_an_untrained_one(tiny_corpus, tmp_path):
+    """On unseen utterances (the tiny corpus' valid split), the shipped encoder's features of noisy
+    AV input lie closer to its clean AV features than an untrained encoder's do, at every SNR, and
+    the lips help the phone head under noise (noisy AV beats noisy audio only)."""
+    import os
+
+    from udiffse_lite import visual
+
+    assert os.path.getsize(rf.DEFAULT_CKPT) < 5e6
+    enc = rf.load_robust_encoder()
+    corpus = str(tmp_path / "c")
+    shutil.copytree(tiny_corpus, corpus)
+    visual.extract_features(corpus, visual.load_lip_encoder(), f"{corpus}/features/lips", split="valid")
+    torch.manual_seed(0)
+    untrained = rf.RobustAVEncoder(enc.config)
+    for name in ("centroids", "feat_mean", "feat_std"):
+        getattr(untrained, name).copy_(getattr(enc, name))
+    snrs = (-5, 5)
+    r = rf.invariance_report(enc, corpus, "valid", snrs=snrs, limit=8)
+    r0 = rf.invariance_report(untrained, corpus, "valid", snrs=snrs, limit=8)
+    for s in snrs:
+        assert r[f"noisy AV {s:+d} dB"]["distance"] < 0.95 * r0[f"noisy AV {s:+d} dB"]["distance"]
+    assert r["noisy AV -5 dB"]["phone_acc"] > r["noisy audio only -5 dB"]["phone_acc"] + 0.1

@@ -225,6 +225,7 @@ class RobustTrainConfig:
     p_noisy: float = 0.6  # of the crops with audio
     snr_range: tuple = (-5.0, 20.0)
     phone_weight: float = 1.0
+    consistency: float = 1.0  # weight of |f(view) - f(clean AV)|^2 / |f(clean AV)|^2 (clean AV detached)
     seed: int = 0
 
 
@@ -305,28 +306,34 @@ def train_robust_encoder(corpus: str, out_path: str = DEFAULT_CKPT, config: Robu
     losses, t0 = [], time.time()
     bar = tqdm(range(cfg.steps), desc="robust AV encoder", disable=not progress)
     for step in bar:
-        A, V, Yc, Yp = [], [], [], []
+        A, A0, V, Yc, Yp = [], [], [], [], []
         for i in rng.integers(0, len(utts), cfg.batch):
             u = utts[i]
             n_v = len(u["v"])
             a = int(rng.integers(0, max(1, n_v - T + 1)))
             b = min(n_v, a + T)
             seg = u["y"][a * hop:b * hop]
+            pad = T - (b - a)
+            A0.append(F.pad(u["m"][a:b], (0, 0, 0, pad)))
             if rng.random() < cfg.p_noisy:
                 seg = _mix_at(seg, noises[rng.integers(len(noises))], float(rng.uniform(*cfg.snr_range)), rng)
             m = stack_frames(log_mel(torch.from_numpy(np.ascontiguousarray(seg))), b - a)
-            pad = T - (b - a)
             A.append(F.pad(m, (0, 0, 0, pad)))
             V.append(F.pad(torch.from_numpy(u["v"][a:b]), (0, 0, 0, pad)))
             Yc.append(F.pad(u["cl"][a:b], (0, pad), value=-100))
             Yp.append(F.pad(u["ph"][a:b], (0, pad), value=-100))
-        A, V, Yc, Yp = map(torch.stack, (A, V, Yc, Yp))
+        A, A0, V, Yc, Yp = map(torch.stack, (A, A0, V, Yc, Yp))
         r = rng.random()
         mode = "audio" if r < cfg.p_audio_only else "video" if r < cfg.p_audio_only + cfg.p_video_only else "av"
         h = enc(A if mode != "video" else None, V if mode != "audio" else None)
         loss = F.cross_entropy(enc.cluster_head(h).flatten(0, 1), Yc.flatten(), ignore_index=-100)
         loss = loss + cfg.phone_weight * F.cross_entropy(enc.phone_head(h).flatten(0, 1), Yp.flatten(),
                                                          ignore_index=-100)
+        if cfg.consistency > 0:  # pull the view's features onto the clean audio-visual ones (the teacher)
+            with torch.no_grad():
+                h0 = enc(A0, V)
+            valid = (Yc >= 0).float()[..., None]
+            loss = loss + cfg.consistency * ((h - h0).pow(2) * valid).sum() / (h0.pow(2) * valid).sum()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(enc.parameters(), 1.0)
