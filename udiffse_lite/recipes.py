@@ -103,6 +103,12 @@ RECIPES: dict[str, Recipe] = {
                           "warm-started from the shipped tiny-ao (--init-from), whose one-step estimate at "
                           "t = 1 was worse than predicting silence",
                           net={"precond": "edm"}),
+    "tiny-resynth": Recipe("tiny", "film",
+                           _tc(**{**_AV_STAGE2, "p_uncond": 0.1}, cond_lr_mult=3.0, loss_weight="edm"),
+                           "the re-synthesiser of AV2Wav-lite: FiLM from the 128 noise-robust AV features "
+                           "(`robust-av extract`, --features <corpus>/features/robust), layer-normalised; "
+                           "generation starts from the prior's noise, not the mixture; warm-started from "
+                           "tiny-ao (--init-from)", net={"video_norm": True}),
     "tiny-av-xattn": Recipe("tiny", "cross_attention",
                             _tc(batch_size=8, crop_frames=128, lr=2e-4, steps=2000, ema_decay=0.999, p_uncond=0.1,
                                 val_every=250, ckpt_every=250),

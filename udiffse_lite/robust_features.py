@@ -428,6 +428,26 @@ def invariance_report(enc: RobustAVEncoder, corpus: str, split: str = "valid", s
                     distance=float(np.mean(d["dist"]))) for c, d in acc.items()}
 
 
+@torch.no_grad()
+def extract_robust_features(corpus: str, enc: RobustAVEncoder, out_dir: str, splits=("train", "valid")) -> int:
+    """Clean audio-visual features of every utterance into ``<out_dir>/<split>/<id>.npy`` ((T_v, width)
+    float32, the layout ``CropDataset(features=out_dir)`` reads): what the synthesiser trains on.
+
+    Returns:
+        Number of files written.
+
+    Notebook: none yet (the re-synthesis chapter of issue 11)
+    """
+    n = 0
+    for split in splits:
+        os.makedirs(os.path.join(out_dir, split), exist_ok=True)
+        for u in _utterances(corpus, split):
+            f = enc.features(u["y"], u["v"])
+            np.save(os.path.join(out_dir, split, u["row"]["id"] + ".npy"), f.numpy().astype(np.float32))
+            n += 1
+    return n
+
+
 def report_markdown(rep: dict, baseline: dict | None = None) -> str:
     """The invariance report as a markdown table (with an untrained encoder's distance beside it)."""
     head = "| condition | cluster acc. | phone acc. | distance to clean AV |" + (
@@ -444,12 +464,13 @@ def add_cli(subparsers) -> None:
 
     p = subparsers.add_parser("robust-av", help="train / evaluate the noise-robust AV encoder (re-synthesis)",
                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("action", choices=["train", "evaluate"])
+    p.add_argument("action", choices=["train", "evaluate", "extract"])
     p.add_argument("--corpus", default="data/corpus")
     p.add_argument("--out", default=DEFAULT_CKPT, help="checkpoint to write (train) or read (evaluate)")
     p.add_argument("--steps", type=int, default=RobustTrainConfig.steps)
     p.add_argument("--limit", type=int, default=None, help="train on this many utterances (spread evenly)")
     p.add_argument("--split", default="valid", help="evaluate on this split")
+    p.add_argument("--features", default=None, help="extract: output directory (default <corpus>/features/robust)")
     p.set_defaults(func=_cmd)
 
 
@@ -457,6 +478,11 @@ def _cmd(args) -> int:
     if not os.path.isdir(args.corpus):
         raise FileNotFoundError(f"corpus {args.corpus} not found: build it with "
                                 f"`python -m udiffse_lite corpus --preset small --out {args.corpus}`")
+    if args.action == "extract":
+        out = args.features or os.path.join(args.corpus, "features", "robust")
+        n = extract_robust_features(args.corpus, load_robust_encoder(args.out), out)
+        print(f"wrote {n} feature files under {out}")
+        return 0
     if args.action == "train":
         enc, rep = train_robust_encoder(args.corpus, args.out, RobustTrainConfig(steps=args.steps), limit=args.limit)
         print(f"wrote {args.out}: {rep['steps']} steps in {rep['minutes']:.1f} min, loss {rep['final_loss']:.3f}")
