@@ -39,9 +39,10 @@ from .nmf import NMF  # noqa: E402
 from .priors import GaussianPrior, ScorePrior, load_pretrained  # noqa: E402
 from .samplers import SamplerConfig, enhance, enhance_batch, prior_sample, udiffse, udiffse_plus  # noqa: E402
 from .sde import OUVESDE  # noqa: E402
+from .resynthesis import resynthesize  # noqa: E402
 from .separation import separate  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["FAST", "SIZE", "size", "GaussianPrior", "examples", "NMF", "OUVESDE", "SamplerConfig", "ScorePrior", "enhance",
            "load_audio", "load_pretrained", "metrics", "nmf", "prior_sample", "samplers", "save_audio",
-           "sde", "separate", "spectral", "udiffse", "udiffse_plus", "enhance_batch"]
+           "resynthesize", "sde", "separate", "spectral", "udiffse", "udiffse_plus", "enhance_batch"]

@@ -1,0 +1,101 @@
+"""Re-synthesis (AV2Wav in miniature): generate clean speech instead of cleaning the noisy one.
+
+The noisy audio and the lips go through the noise-robust AV encoder
+(:mod:`udiffse_lite.robust_features`); a diffusion prior conditioned on those features (a FiLM
+score U-Net, recipe ``tiny-resynth``) then *generates* a clean compressed spectrogram from its own
+noise, never starting from the mixture. What the features keep (the phones, the timing at 25 fps,
+roughly the voice) comes back; what they do not (the phase, fine timing, the exact level) is new.
+
+    s_re = ul.resynthesize(y, sr, lips=lips)
+
+Notebook: none yet (the re-synthesis chapter of issue 11)
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from . import spectral
+
+
+def _lip_features(lips, n_video: int) -> torch.Tensor:
+    """Lip frames (T_v, H, W) through the shipped lip encoder, or lip features (T_v, 64) as given."""
+    v = torch.as_tensor(np.asarray(lips) if not torch.is_tensor(lips) else lips)
+    if v.dim() == 3:
+        from .visual import load_lip_encoder
+
+        frames = v if v.dtype == torch.uint8 else (v.float().clamp(0, 1) * 255).round().to(torch.uint8)
+        with torch.no_grad():
+            v = load_lip_encoder()(frames[None])[0]
+    if v.shape[0] < n_video:  # a frame short at the end: repeat the last one
+        v = torch.cat([v, v[-1:].expand(n_video - v.shape[0], -1)])
+    return v[:n_video].float()
+
+
+def resynthesize(y, sr: int, *, lips=None, prior=None, encoder=None, n_steps: int = 30, n_samples: int = 1,
+                 seed: int | None = 0, guidance: float | None = None, precision: str | None = None) -> np.ndarray:
+    """Re-synthesise the speech of a noisy recording from its noise-robust AV features.
+
+    Args:
+        y: (L,) float waveform at ``sr``.
+        lips: lip frames (T_v, 88, 88) or lip features (T_v, 64) at 25 fps; None re-synthesises
+            from the audio alone (the encoder was trained for that view too, but it is weaker).
+        prior: the feature-conditioned prior (default ``load_pretrained("tiny-resynth")``).
+        encoder: the robust AV encoder (default the shipped one).
+        n_steps, guidance, precision: of the prior sampler (``SamplerConfig``); ``n_samples``
+            chains are generated and the first is returned (an average of generations blurs).
+
+    Returns:
+        (L,) float32 waveform at ``sr``, scaled to the input's RMS (a generator does not know the
+        clean level).
+
+    Raises:
+        ValueError: bad input, before any work.
+
+    Notebook: none yet (the re-synthesis chapter of issue 11)
+    """
+    from .priors import PRETRAINED, load_pretrained
+    from .robust_features import load_robust_encoder
+    from .samplers import SamplerConfig, _check_video, _resample, check_sample_rate, check_waveform, prior_sample
+
+    sr_in = check_sample_rate(sr)
+    y = check_waveform(y, "audio", min_samples=math.ceil(spectral.N_FFT * sr_in / spectral.SR))
+    cfg = SamplerConfig(n_steps=n_steps, n_samples=n_samples, guidance=guidance)
+    L_in = len(y)
+    y16 = y if sr_in == spectral.SR else _resample(y, sr_in, spectral.SR)
+    n_video = spectral.expected_video_frames(len(y16))
+    v = _check_video(lips, len(y16)) if lips is not None else None
+    if prior is None and "tiny-resynth" not in PRETRAINED:
+        raise FileNotFoundError("no re-synthesis prior ships yet (issue 11): train one with `python -m udiffse_lite "
+                                "robust-av extract --corpus data/corpus` then `python -m udiffse_lite train --config "
+                                "tiny-resynth --corpus data/corpus --features data/corpus/features/robust --out "
+                                "runs/tiny-resynth --init-from udiffse_lite/checkpoints/tiny-ao.pt`, and pass "
+                                "prior=ul.ScorePrior.from_checkpoint('runs/tiny-resynth/prior.pt')")
+    encoder = encoder if encoder is not None else load_robust_encoder()
+    prior = prior if prior is not None else load_pretrained("tiny-resynth")
+    want = getattr(getattr(prior, "net", None), "config", None)
+    if want is None or getattr(want, "video_dim", 0) != encoder.config.width:
+        raise ValueError(f"the prior must be conditioned on the encoder's {encoder.config.width} features "
+                         f"(a tiny-resynth prior), got video_dim={getattr(want, 'video_dim', None)}")
+    feats = encoder.features(y16, _lip_features(v, n_video) if v is not None else None)  # (T_v, width)
+    n_frames = spectral.to_spec(torch.from_numpy(y16)).shape[-1]
+    old = getattr(prior, "precision", None)
+    if precision is not None:
+        prior.set_precision(precision)
+    try:
+        g = torch.Generator().manual_seed(seed) if seed is not None else None
+        dev = next(prior.net.parameters()).device
+        S = prior_sample(prior, n_frames, video=feats[None].expand(cfg.n_samples, -1, -1).to(dev), cfg=cfg,
+                         generator=g, device=dev)[0]
+    finally:
+        if precision is not None:
+            prior.precision = old
+    out = spectral.to_wave(S.cpu(), len(y16)).numpy().astype(np.float32)
+    if not np.isfinite(out).all():
+        raise FloatingPointError("re-synthesis produced NaN or Inf; nothing was returned. Check the prior")
+    out *= np.sqrt(np.mean(y16 ** 2) / max(np.mean(out ** 2), 1e-12))
+    if sr_in != spectral.SR:
+        out = _resample(out, spectral.SR, sr_in)
+    return out[:L_in] if len(out) >= L_in else np.pad(out, (0, L_in - len(out)))
