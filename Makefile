@@ -16,7 +16,7 @@ AV1_STEPS ?= 2400
 AV_STEPS ?= 3000
 
 
-.PHONY: help venv install system-deps demo test unit notebooks book colab-check corpus lip-encoder robust-av priors table1 bench clean
+.PHONY: help venv install system-deps demo test unit notebooks book colab-check corpus lip-encoder robust-av nqe priors table1 bench clean
 
 help:
 	@echo "make demo     enhance built-in noisy examples (installs what it needs)"
@@ -26,6 +26,7 @@ help:
 	@echo "make corpus   build the 'small' teaching corpus into data/corpus"
 	@echo "make priors   re-train and ship the teaching priors (needs the corpus)"
 	@echo "make robust-av  re-train the noise-robust AV encoder of re-synthesis (needs the corpus)"
+	@echo "make nqe      re-train the neural quality estimator (needs the corpus)"
 	@echo "make table1   Table I in miniature (needs the corpus and the priors)"
 
 $(PY):
@@ -79,6 +80,10 @@ lip-encoder: corpus
 # the noise-robust AV encoder of re-synthesis (issue 11): about 3 min on 2 CPU cores
 robust-av: lip-encoder
 	$(PY) -m udiffse_lite robust-av train --corpus $(CORPUS) --steps 3000
+
+# the neural quality estimator of re-synthesis (issue 11): about 4 min on one CPU core
+nqe: corpus
+	$(PY) -m udiffse_lite nqe train --corpus $(CORPUS)
 
 priors: lip-encoder
 	OMP_NUM_THREADS=1 $(PY) -m udiffse_lite train --config tiny-ao-v1 --corpus $(CORPUS) --out $(RUNS)/tiny-ao-v1 --steps 1548

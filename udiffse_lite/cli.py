@@ -274,10 +274,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_examples(sub)
     from .data.corpus import add_cli as add_data_cli
     from .recipes import add_cli as add_train_cli
+    from .quality import add_cli as add_nqe_cli
     from .robust_features import add_cli as add_robust_cli
     add_data_cli(sub)
     add_train_cli(sub)
     add_robust_cli(sub)
+    add_nqe_cli(sub)
     try:
         from .evaluation import add_cli as add_eval_cli
         add_eval_cli(sub)
