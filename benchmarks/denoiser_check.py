@@ -61,7 +61,7 @@ def tweedie_errors(prior, C: torch.Tensor, times, seed: int = 1) -> list[float]:
     for t in times:
         S_t, _ = prior.sde.perturb(C, t, torch.Generator().manual_seed(seed))
         tt = torch.full((C.shape[0],), float(t))
-        errs.append(error_db(tweedie(prior, S_t, prior.score(S_t, tt), tt), C))
+        errs.append(error_db(tweedie(prior, S_t, prior.score(S_t, tt), float(t)), C))
     return errs
 
 
