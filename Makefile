@@ -78,7 +78,8 @@ lip-encoder: corpus
 	$(PY) -m udiffse_lite lip-encoder extract --corpus $(CORPUS) --features $(CORPUS)/features/lips
 
 # the noise-robust AV encoder of re-synthesis (issue 11): about 3 min on 2 CPU cores
-robust-av: lip-encoder
+robust-av: corpus
+	$(PY) -m udiffse_lite lip-encoder extract --corpus $(CORPUS) --features $(CORPUS)/features/lips
 	$(PY) -m udiffse_lite robust-av train --corpus $(CORPUS) --steps 3000
 
 # the neural quality estimator of re-synthesis (issue 11): about 4 min on one CPU core
