@@ -152,7 +152,7 @@ def gap_db(est):
 # imaginary parts each of variance 1/2, so `E|z|² = 1`.
 
 # %%
-def my_posterior_sample(prior, X, V, n_steps=30, b=4, lam=1.0, r=0.5, generator=None):
+def my_posterior_sample(prior, X, V, n_steps=30, b=4, lam=1.0, r=0.75, generator=None):
     sde = prior.sde
     ts = torch.linspace(1.0, sde.t_eps, n_steps)                 # reverse-time grid
     dts = ts - torch.cat([ts[1:], torch.zeros(1)])               # the last step ends at t = 0

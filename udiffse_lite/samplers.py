@@ -75,7 +75,7 @@ class SamplerConfig:
     schedule: str = "posterior-score"  # how the likelihood enters (see module docstring)
     lam: float | None = None  # likelihood weight; None: 1.0 for posterior-score, 1.5 for reference
     k: int = 2  # the likelihood step (reference) and the NMF update (UDiffSE+) run every k-th step
-    snr: float = 0.5  # corrector signal-to-noise ratio r
+    snr: float = 0.75  # corrector signal-to-noise ratio r: 0.75 by measurement (docs/sweep_sampler.md)
     corrector: bool = True  # one annealed Langevin step per reverse step
     corrector_step: str = "paper"  # "paper": eps = 2 (r sigma)^2; "reference": (r sigma)^2
     reference_dt: bool = False  # True: constant dt = 1/N as in the reference code
@@ -91,13 +91,13 @@ class SamplerConfig:
     def reference(cls, **overrides) -> "SamplerConfig":
         """Every choice of the reference code at once: the separate likelihood step with
         ``lam = 1.5`` every ``k = 2`` steps, explicit, Euler-Maruyama predictor, constant
-        ``dt = 1/N``, corrector step ``(r sigma)^2``, Tweedie without ``/mu_t``, the chains' mean
-        as the estimate.
+        ``dt = 1/N``, corrector step ``(r sigma)^2`` with ``r = 0.5``, Tweedie without ``/mu_t``, the
+        chains' mean as the estimate.
 
         Notebook: 09_udiffse_plus.ipynb
         """
         base = dict(schedule="reference", lam=1.5, k=2, predictor="euler-maruyama", likelihood_step="explicit",
-                    reference_dt=True, corrector_step="reference", tweedie_mu=False, start="mixture",
+                    reference_dt=True, corrector_step="reference", snr=0.5, tweedie_mu=False, start="mixture",
                     output="mean")
         return cls(**{**base, **overrides})
 
