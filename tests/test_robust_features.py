@@ -100,8 +100,8 @@ def test_short_training_learns_and_reports(tiny_corpus, tmp_path):
     assert r["clean AV"]["distance"] == 0.0
     assert all(0 <= v["cluster_acc"] <= 1 and v["distance"] >= 0 for v in r.values())
     assert "| noisy AV +0 dB |" in rf.report_markdown(r, r)
-    assert rf.extract_robust_features(corpus, enc, str(tmp_path / "f"), splits=("valid",)) == len(r and
-                                                                                                    rf._utterances(corpus, "valid"))
+    n_valid = len(rf._utterances(corpus, "valid"))
+    assert rf.extract_robust_features(corpus, enc, str(tmp_path / "f"), splits=("valid",)) == n_valid
     f = np.load(next((tmp_path / "f" / "valid").glob("*.npy")))
     assert f.shape[1] == 32 and f.dtype == np.float32
 

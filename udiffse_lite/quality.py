@@ -14,10 +14,9 @@ Notebook: none yet (the re-synthesis chapter of issue 11)
 """
 from __future__ import annotations
 
-import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -243,9 +242,9 @@ def train_quality_estimator(corpus: str, out_path: str = DEFAULT_CKPT, n_train: 
               "n_train": n_train, "n_test": n_test, "steps": steps, "data_minutes": data_minutes,
               "train_minutes": (time.time() - t0) / 60 - data_minutes, "threads": torch.get_num_threads()}
     if out_path:
-        os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
-        torch.save({"format": "udiffse_lite/nqe/1", "config": asdict(net.config), "state_dict": net.state_dict(),
-                    "meta": json.loads(json.dumps(report))}, out_path)
+        from .robust_features import save_module
+
+        save_module(net, out_path, "udiffse_lite/nqe/1", report)
     return net, report | {"test_predictions": p, "test_set": te}
 
 
@@ -254,15 +253,10 @@ def load_quality_estimator(path: str = DEFAULT_CKPT) -> QualityNet:
 
     Notebook: none yet (the re-synthesis chapter of issue 11)
     """
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path} not found: train it with `python -m udiffse_lite nqe train --corpus data/corpus`")
-    ck = torch.load(path, map_location="cpu", weights_only=False)
-    if ck.get("format") != "udiffse_lite/nqe/1":
-        raise ValueError(f"{path} is not a quality-estimator checkpoint (format {ck.get('format')!r})")
-    net = QualityNet(QualityConfig(**ck["config"]))
-    net.load_state_dict(ck["state_dict"])
-    net.meta = ck.get("meta", {})
-    return net.requires_grad_(False).eval()
+    from .robust_features import load_module
+
+    return load_module(path, "udiffse_lite/nqe/1", lambda c: QualityNet(QualityConfig(**c)), "quality-estimator",
+                       "python -m udiffse_lite nqe train --corpus data/corpus")
 
 
 def add_cli(subparsers) -> None:

@@ -349,10 +349,32 @@ def train_robust_encoder(corpus: str, out_path: str = DEFAULT_CKPT, config: Robu
     return enc, report
 
 
-def save_robust_encoder(enc: RobustAVEncoder, path: str, meta: dict | None = None) -> None:
+def save_module(module: nn.Module, path: str, fmt: str, meta: dict | None = None) -> None:
+    """A small network with a dataclass ``config`` as one file: format tag, config, weights, meta."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    torch.save({"format": "udiffse_lite/robust_av/1", "config": asdict(enc.config),
-                "state_dict": enc.state_dict(), "meta": json.loads(json.dumps(meta or {}))}, path)
+    torch.save({"format": fmt, "config": asdict(module.config), "state_dict": module.state_dict(),
+                "meta": json.loads(json.dumps(meta or {}))}, path)
+
+
+def load_module(path: str, fmt: str, build, what: str, train_cmd: str) -> nn.Module:
+    """Inverse of :func:`save_module`: ``build(config_dict)`` makes the network; eval mode, no gradients.
+
+    Raises:
+        FileNotFoundError: with ``train_cmd``; ValueError: a file of another format.
+    """
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path} not found: train it with `{train_cmd}`")
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    if ck.get("format") != fmt:
+        raise ValueError(f"{path} is not a {what} checkpoint (format {ck.get('format')!r})")
+    net = build(ck["config"])
+    net.load_state_dict(ck["state_dict"])
+    net.meta = ck.get("meta", {})
+    return net.requires_grad_(False).eval()
+
+
+def save_robust_encoder(enc: RobustAVEncoder, path: str, meta: dict | None = None) -> None:
+    save_module(enc, path, "udiffse_lite/robust_av/1", meta)
 
 
 def load_robust_encoder(path: str = DEFAULT_CKPT) -> RobustAVEncoder:
@@ -363,16 +385,8 @@ def load_robust_encoder(path: str = DEFAULT_CKPT) -> RobustAVEncoder:
 
     Notebook: none yet (the re-synthesis chapter of issue 11)
     """
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path} not found: train it with `python -m udiffse_lite robust-av train "
-                                "--corpus data/corpus`")
-    ck = torch.load(path, map_location="cpu", weights_only=False)
-    if ck.get("format") != "udiffse_lite/robust_av/1":
-        raise ValueError(f"{path} is not a robust AV encoder checkpoint (format {ck.get('format')!r})")
-    enc = RobustAVEncoder(RobustAVConfig(**ck["config"]))
-    enc.load_state_dict(ck["state_dict"])
-    enc.meta = ck.get("meta", {})
-    return enc.requires_grad_(False).eval()
+    return load_module(path, "udiffse_lite/robust_av/1", lambda c: RobustAVEncoder(RobustAVConfig(**c)),
+                       "robust AV encoder", "python -m udiffse_lite robust-av train --corpus data/corpus")
 
 
 # ---------------------------------------------------------------- evaluation
