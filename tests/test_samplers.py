@@ -343,3 +343,27 @@ def test_channels_last_gives_the_same_scores():
     torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(c, a)
     assert not prior.channels_last
+
+
+def test_compiled_network_gives_the_same_scores_and_saves_the_plain_weights(tmp_path):
+    from udiffse_lite.priors import ScorePrior
+    from udiffse_lite.unet import ScoreUNet, UNetConfig
+
+    torch.manual_seed(0)
+    prior = ScorePrior(ScoreUNet(UNetConfig(nf=8, ch_mult=(1, 2, 2), n_freq=64))).eval()
+    keys = set(prior.state_dict())
+    calls = []
+    with torch.no_grad():
+        for p in prior.net.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+        s = complex_randn((2, 64, 20), torch.Generator().manual_seed(1))
+        a = prior.score(s, 0.5)
+        prior.set_compiled(mode="default", backend="eager")  # eager backend: the wrapper, no codegen
+        prior.compiled.register_forward_pre_hook(lambda m, i: calls.append(1))
+        b = prior.score(s, 0.5)
+    assert calls, "score() did not go through the compiled network"
+    torch.testing.assert_close(b, a)
+    assert set(prior.state_dict()) == keys  # the compiled view is not a submodule
+    prior.save(tmp_path / "p.pt")
+    assert set(ScorePrior.from_checkpoint(tmp_path / "p.pt").net.state_dict()) == set(prior.net.state_dict())
+    assert prior.set_compiled(None).compiled is None
