@@ -31,7 +31,9 @@ def main(argv=None) -> int:
     ap.add_argument("--features", default=None)
     ap.add_argument("--init-from", default=None)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--minutes", type=float, required=True)
+    ap.add_argument("--minutes", type=float, default=None)
+    ap.add_argument("--steps", type=int, default=None,
+                    help="instead of --minutes: this many steps (to repeat a timed run exactly)")
     ap.add_argument("--batch-size", type=int, default=None)
     ap.add_argument("--lr", type=float, default=None)
     ap.add_argument("--device", default=None)
@@ -41,8 +43,10 @@ def main(argv=None) -> int:
                     help="also export the EMA prior at these fractions of the run")
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args(argv)
-    if args.minutes <= 0:
-        raise SystemExit("error: --minutes must be positive")
+    if (args.minutes is None) == (args.steps is None):
+        raise SystemExit("error: give exactly one of --minutes (a wall-clock budget) and --steps")
+    if (args.minutes or 1) <= 0 or (args.steps or 1) <= 0:
+        raise SystemExit("error: --minutes and --steps must be positive")
     if args.threads:
         torch.set_num_threads(args.threads)
 
@@ -82,22 +86,30 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     meta = {"recipe": args.config, "data": {"corpus": str(args.corpus), "features": feats},
-            "note": recipe.note, "init_from": args.init_from, "budget_minutes": args.minutes}
+            "note": recipe.note, "init_from": args.init_from, "budget_minutes": args.minutes,
+            "batch_size": tcfg.batch_size}
     tr = Trainer(net, train_set, tcfg, val_set=val_set, out_dir=out, device=args.device, meta=meta,
                  progress=False)
     t0 = time.perf_counter()
     v0 = tr.validate()
     print(f"device {tr.device}, batch {tcfg.batch_size}, val loss at start {v0:.4f}", flush=True)
-    tr.cfg.steps = 10 ** 9  # no decay while calibrating
-    for _ in range(args.calib_steps):
-        tr.train_step()
-    if tr.device.type == "cuda":
-        torch.cuda.synchronize()
-    dt = (time.perf_counter() - t0) / args.calib_steps
-    budget = 60 * args.minutes
-    total = args.calib_steps + int(max(0.0, 0.95 * budget - (time.perf_counter() - t0)) / dt)
+    if args.steps is None:
+        tr.cfg.steps = 10 ** 9  # no decay while calibrating
+        for _ in range(args.calib_steps):
+            tr.train_step()
+        if tr.device.type == "cuda":
+            torch.cuda.synchronize()
+        dt = (time.perf_counter() - t0) / args.calib_steps
+        budget = 60 * args.minutes
+        total = args.calib_steps + int(max(0.0, 0.95 * budget - (time.perf_counter() - t0)) / dt)
+        print(f"{1 / dt:.1f} steps/s -> {total} steps in {args.minutes} min", flush=True)
+    else:
+        # the calibration steps ran with the learning rate of a run that never decays: the same here
+        total, budget = args.steps, float("inf")
+        tr.cfg.steps = 10 ** 9
+        for _ in range(min(args.calib_steps, total)):
+            tr.train_step()
     tr.cfg.steps = total
-    print(f"{1 / dt:.1f} steps/s -> {total} steps in {args.minutes} min", flush=True)
     snaps = {max(1, int(f * total)) for f in args.snapshots if 0 < f < 1}
     hist = [{"step": 0, "val_loss": v0}]
     losses = []

@@ -367,3 +367,26 @@ def test_compiled_network_gives_the_same_scores_and_saves_the_plain_weights(tmp_
     prior.save(tmp_path / "p.pt")
     assert set(ScorePrior.from_checkpoint(tmp_path / "p.pt").net.state_dict()) == set(prior.net.state_dict())
     assert prior.set_compiled(None).compiled is None
+
+
+def test_half_precision_checkpoint_loads_as_float32_with_the_same_scores(tmp_path):
+    from udiffse_lite.priors import ScorePrior
+    from udiffse_lite.unet import ScoreUNet, UNetConfig
+
+    torch.manual_seed(0)
+    prior = ScorePrior(ScoreUNet(UNetConfig(nf=8, ch_mult=(1, 2, 2), n_freq=64))).eval()
+    with torch.no_grad():
+        for p in prior.net.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    prior.save(tmp_path / "full.pt")
+    prior.save(tmp_path / "half.pt", half=True)
+    full, half = (tmp_path / "full.pt").stat().st_size, (tmp_path / "half.pt").stat().st_size
+    assert half < 0.6 * full
+    loaded = ScorePrior.from_checkpoint(tmp_path / "half.pt")
+    assert all(p.dtype == torch.float32 for p in loaded.net.parameters())
+    assert loaded.meta["stored_as"] == "float16"
+    s = complex_randn((2, 64, 20), torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        a, b = prior.score(s, 0.5), loaded.score(s, 0.5)
+    err = float((b - a).abs().pow(2).mean() / a.abs().pow(2).mean())
+    assert 0 < err < 1e-5  # float16 rounding of the weights: small, and not zero (it was rounded)

@@ -294,12 +294,23 @@ class ScorePrior(torch.nn.Module):
             ckpt["lip_encoder_state"] = self.lip_encoder.state_dict()
         return ckpt
 
-    def save(self, path, **meta) -> Path:
-        """Write the checkpoint atomically (a partial file never replaces a good one)."""
+    def save(self, path, half: bool = False, **meta) -> Path:
+        """Write the checkpoint atomically (a partial file never replaces a good one).
+
+        ``half=True`` stores the floating-point weights in float16 (half the file: how a
+        colab-tier prior fits the 25 MB a shipped checkpoint may take); loading casts them
+        back to float32.
+        """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + ".tmp")
-        torch.save(self.checkpoint(**meta), tmp)
+        ckpt = self.checkpoint(**meta)
+        if half:
+            for key in ("state_dict", "lip_encoder_state"):
+                if key in ckpt:
+                    ckpt[key] = {k: v.half() if v.is_floating_point() else v for k, v in ckpt[key].items()}
+            ckpt["meta"]["stored_as"] = "float16"
+        torch.save(ckpt, tmp)
         os.replace(tmp, path)
         return path
 
