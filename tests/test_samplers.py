@@ -90,8 +90,9 @@ def test_d_reference_schedule_beats_input(gauss):
 def test_wrong_noise_variance_is_worse(gauss):
     # a test that can fail: feeding the sampler a noise variance 10x too small must hurt
     d = gauss
-    good = mean_gap(d, lambda g: posterior_sample(d["prior"], d["X"], d["V"], generator=g).mean(0), (0,))
-    bad = mean_gap(d, lambda g: posterior_sample(d["prior"], d["X"], d["V"] / 10, generator=g).mean(0), (0,))
+    cfg = SamplerConfig(n_samples=B)
+    good = mean_gap(d, lambda g: posterior_sample(d["prior"], d["X"], d["V"], generator=g, cfg=cfg).mean(0), (0,))
+    bad = mean_gap(d, lambda g: posterior_sample(d["prior"], d["X"], d["V"] / 10, generator=g, cfg=cfg).mean(0), (0,))
     assert bad > good + 1.0
 
 

@@ -221,9 +221,9 @@ def _add_enhance(sub):
     p.add_argument("--checkpoint", help="prior checkpoint path or name (default tiny-ao / tiny-av)")
     p.add_argument("--schedule", default=None, choices=["posterior-score", "reference"],
                    help="likelihood schedule (default: the preset's)")
-    p.add_argument("--preset", default="default", help="named settings: default, reference, fast")
+    p.add_argument("--preset", default="default", help="named settings: default, fast (real time on a 2-core CPU), best, reference")
     p.add_argument("--steps", type=int, default=None, help="reverse steps N (default: the preset's, 30)")
-    p.add_argument("--samples", type=int, default=None, help="parallel chains b (default: the preset's, 4)")
+    p.add_argument("--samples", type=int, default=None, help="parallel chains b (default: the preset's, 2)")
     p.add_argument("--em-iters", type=int, default=5, help="EM iterations (udiffse only)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", help="cpu or cuda (default: where the checkpoint loads)")

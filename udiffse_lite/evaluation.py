@@ -266,7 +266,7 @@ def add_cli(subparsers) -> None:
     p.add_argument("--av", default="tiny-av")
     p.add_argument("--no-av", action="store_true")
     p.add_argument("--steps", type=int, default=30)
-    p.add_argument("--samples", type=int, default=4)
+    p.add_argument("--samples", type=int, default=2)
     p.add_argument("--em-iters", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")

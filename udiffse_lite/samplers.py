@@ -71,7 +71,8 @@ class SamplerConfig:
     """
 
     n_steps: int = 30  # reverse steps N
-    n_samples: int = 4  # parallel chains b; the estimate is their mean
+    n_samples: int = 2  # parallel chains b; the estimate is their mean (4 measured no better: +6.67 against +6.80 dB
+    # on the validation mixtures, at twice the time; docs/speed.md)
     schedule: str = "posterior-score"  # how the likelihood enters (see module docstring)
     lam: float | None = None  # likelihood weight; None: 1.0 for posterior-score, 1.5 for reference
     k: int = 2  # the likelihood step (reference) and the NMF update (UDiffSE+) run every k-th step
@@ -85,20 +86,23 @@ class SamplerConfig:
     # final NMF (+1.4 dB SI-SDR on the validation mixtures over "mean"); "mean" of the chains (the papers)
     predictor: str = "ancestral"  # "ancestral" (stable at any step count) or "euler-maruyama" (reference)
     likelihood_step: str = "implicit"  # reference schedule: "implicit" (proximal, stable) or "explicit"
-    guidance: float | None = None  # classifier-free guidance weight w for AV priors (None = 1: plain)
+    guidance: float | None = 2.0  # classifier-free guidance weight w for AV priors given video (1 or None:
+    # the plain conditional score); w = 2 on the validation mixtures: tiny-av +7.61 -> +7.88 dB, true - wrong
+    # lips +0.06 -> +0.47 dB (docs/training.md section 8); costs a second half-batch per network call. Ignored
+    # without video.
 
     @classmethod
     def reference(cls, **overrides) -> "SamplerConfig":
         """Every choice of the reference code at once: the separate likelihood step with
         ``lam = 1.5`` every ``k = 2`` steps, explicit, Euler-Maruyama predictor, constant
         ``dt = 1/N``, corrector step ``(r sigma)^2`` with ``r = 0.5``, Tweedie without ``/mu_t``, the
-        chains' mean as the estimate.
+        chains' mean as the estimate, no classifier-free guidance.
 
         Notebook: 09_udiffse_plus.ipynb
         """
         base = dict(schedule="reference", lam=1.5, k=2, predictor="euler-maruyama", likelihood_step="explicit",
                     reference_dt=True, corrector_step="reference", snr=0.5, tweedie_mu=False, start="mixture",
-                    output="mean")
+                    output="mean", guidance=None)
         return cls(**{**base, **overrides})
 
     def __post_init__(self):
@@ -596,10 +600,13 @@ PRESETS: dict[str, dict] = {
     "default": {},
     # every choice of the reference code (SamplerConfig.reference), at the caller's steps and chains
     "reference": {k: v for k, v in vars(SamplerConfig.reference()).items() if k not in ("n_steps", "n_samples")},
-    # real time on a 2-core CPU with the tiny priors (docs/speed.md): few steps, one chain, bf16 where native;
-    # the corrector stays at r = 0.5 here: at 10 steps x 1 chain r = 0.75 gains +3.79 dB but loses PESQ-WB
-    # (-0.071) and ESTOI (-0.027), r = 0.5 gains +3.43 with both positive (docs/speed.md)
-    "fast": {"n_steps": 10, "n_samples": 1, "precision": "auto", "snr": 0.5},
+    # real time on a 2-core CPU with the tiny priors (docs/speed.md): 16 steps, one chain, bf16 where native,
+    # no guidance. On the 16 validation mixtures (quiet, 2 threads): +5.56 dB, 82 % of the default's +6.80, RTF 0.8;
+    # 10 steps lose PESQ-WB at r = 0.75 (+3.79 dB, -0.072) and keep only 64 % at r = 0.6 (+4.38 dB)
+    "fast": {"n_steps": 16, "n_samples": 1, "precision": "auto", "guidance": 1.0},
+    # more steps or chains measured no better on the tiny priors (50 x 2: +6.73 dB, 30 x 4: +6.67, default +6.80):
+    # "best" is the default until a stronger prior makes them pay (docs/speed.md)
+    "best": {},
 }
 
 
@@ -624,9 +631,9 @@ def enhance(y, sr: int, *, prior, method: str = "udiffse+", video=None, n_steps:
         sampler_options: further :class:`SamplerConfig` fields (``reference_dt`` ...).
         guidance: classifier-free guidance weight for AV priors with video (None: plain).
         precision: ``"fp32"``, ``"bf16"`` or ``"auto"`` for the network (None keeps the prior's).
-        preset: named settings (:data:`PRESETS`): ``"default"`` (30 steps, 4 chains),
-            ``"reference"`` (the reference code's choices), ``"fast"`` (real time on a 2-core
-            CPU); arguments given explicitly win over the preset.
+        preset: named settings (:data:`PRESETS`): ``"default"`` (30 steps, 2 chains),
+            ``"reference"`` (the reference code's choices), ``"fast"`` (16 steps, 1 chain: real time
+            on a 2-core CPU), ``"best"`` (for now the default); arguments given explicitly win.
         noise_model: ``"nmf"`` (the papers' UDiffSE/UDiffSE+) or ``"diffusion"``: a second
             diffusion prior over noise, both sources sampled together with the DPS likelihood
             (:mod:`udiffse_lite.separation`, DAVSS-NM); the output is the speech's Wiener mask
