@@ -78,7 +78,7 @@ device = "cuda" if torch.cuda.is_available() else "cpu"
 # times along it. Here it is, on top of the posterior sampler of chapter 08:
 
 # %%
-def my_udiffse_plus(prior, X, n_steps=30, b=4, k=2, rank=4, lam=1.0, r=0.75, generator=None):
+def my_udiffse_plus(prior, X, n_steps=30, b=2, k=2, rank=4, lam=1.0, r=0.75, generator=None):
     sde = prior.sde
     noise = ul.NMF(*X.shape, rank=rank, generator=generator)           # V = W H, random start
     ts = torch.linspace(1.0, sde.t_eps, n_steps)
