@@ -3,7 +3,7 @@
     python benchmarks/bench_gpu.py [--device cuda] [--seconds 4] [--steps 30] [--tiers paper tiny]
 
 Random weights (speed does not depend on training), 4 s of audio, the package's UDiffSE+ with
-its default sampler settings. Each row: warm-up once, then the best of ``--repeats`` runs of
+its default sampler settings except guidance (``--guidance``, default 1). Each row: warm-up once, then the best of ``--repeats`` runs of
 the whole ``enhance`` call (STFT, NMF, network, ISTFT), synchronised. The compiled rows report
 their compile time (the first call) beside the steady RTF. The paper's A100 figures for
 comparison: UDiffSE RTF 10.53, AV-UDiffSE 13.92, UDiffSE+ about 5x faster than UDiffSE.
@@ -38,7 +38,7 @@ def run_row(tier, av, precision, compiled, chains, args, device, y, video):
     if compiled:
         prior.set_compiled("reduce-overhead")
     kw = dict(prior=prior, video=video if av else None, n_steps=args.steps, n_samples=chains,
-              precision=precision, seed=0)
+              precision=precision, seed=0, guidance=args.guidance)
 
     def call():
         out = ul.enhance(y, 16000, **kw)
@@ -68,6 +68,9 @@ def main(argv=None):
     ap.add_argument("--compile", action="store_true", help="also time torch.compile(mode='reduce-overhead')")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--video-dim", type=int, default=768)
+    ap.add_argument("--guidance", type=float, default=1.0,
+                    help="CFG weight of the AV rows (1: one forward per call, as the papers; the library's "
+                         "default 2 runs a second half-batch)")
     args = ap.parse_args(argv)
     device = torch.device(args.device)
     if device.type == "cuda":

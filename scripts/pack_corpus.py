@@ -4,9 +4,9 @@
 
 The same utterances every time (evenly spaced within each voice, in the split's order), the audio
 as FLAC (about 46 % of the wav size), the lip-encoder features as float16 (``--features``, default
-``<corpus>/features/lips``); the split tables point at the new files. The session-5 priors
-(`make priors-gpu`) were trained on this pack at 50 + 2 utterances per voice: 600 of the 1,800
-training utterances, all 12 voices, 38 MB, because a device call carries at most 64 MiB.
+``<corpus>/features/lips``); the split tables point at the new files. Session 5's GPU experiment
+(docs/training.md §7; not shipped) used 50 + 2 utterances per voice: 600 of the 1,800 training
+utterances, all 12 voices, 38 MB, because a device call carries at most 64 MiB.
 """
 from __future__ import annotations
 

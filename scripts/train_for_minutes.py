@@ -55,17 +55,16 @@ def main(argv=None) -> int:
     from udiffse_lite.training import Trainer
 
     D.load_wav = functools.lru_cache(maxsize=None)(D.load_wav)  # items are read-only slices of it
-    _np_load = np.load
-    cache: dict = {}
 
-    def cached_load(p, *a, **k):
-        if isinstance(p, str) and p.endswith(".npy") and not a and not k:
-            if p not in cache:
-                cache[p] = _np_load(p)
-            return cache[p]
-        return _np_load(p, *a, **k)
+    class CachedCrops(D.CropDataset):
+        """CropDataset that reads each utterance's video features once."""
 
-    D.np.load = cached_load
+        def _video(self, r):
+            if r["id"] not in self._features:
+                self._features[r["id"]] = super()._video(r)
+            return self._features[r["id"]]
+
+    CachedCrops._features = {}
 
     recipe = get_recipe(args.config)
     over = {"seed": args.seed, "val_every": 0, "ckpt_every": 0, "snapshot_every": 0}
@@ -77,8 +76,8 @@ def main(argv=None) -> int:
     feats = args.features if recipe.audio_visual else None
     if recipe.audio_visual and not feats:
         raise SystemExit(f"error: recipe {args.config} is audio-visual: pass --features <dir>")
-    train_set = D.CropDataset(args.corpus, split="train", features=feats, seed=tcfg.seed)
-    val_set = D.CropDataset(args.corpus, split="valid", features=feats, seed=tcfg.seed)
+    train_set = CachedCrops(args.corpus, split="train", features=feats, seed=tcfg.seed)
+    val_set = CachedCrops(args.corpus, split="valid", features=feats, seed=tcfg.seed)
     video_dim = int(train_set[0]["video"].shape[-1]) if recipe.audio_visual else 0
     net = build_net(recipe, video_dim, seed=tcfg.seed)
     if args.init_from:
@@ -104,7 +103,7 @@ def main(argv=None) -> int:
         total = args.calib_steps + int(max(0.0, 0.95 * budget - (time.perf_counter() - t0)) / dt)
         print(f"{1 / dt:.1f} steps/s -> {total} steps in {args.minutes} min", flush=True)
     else:
-        # the calibration steps ran with the learning rate of a run that never decays: the same here
+        # repeat a timed run: its first --calib-steps steps had no decay (the length was not known yet)
         total, budget = args.steps, float("inf")
         tr.cfg.steps = 10 ** 9
         for _ in range(min(args.calib_steps, total)):

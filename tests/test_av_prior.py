@@ -54,3 +54,24 @@ def test_guidance_runs_both_halves_in_one_batch(av):
     torch.testing.assert_close(s1, s_c)
     torch.testing.assert_close(s0, s_u, rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(s3, s_u + 3 * (s_c - s_u), rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("preset, want", [("default", 2.0), ("best", 2.0), ("fast", 1.0), ("reference", None)])
+def test_presets_guide_the_av_prior_as_documented(av, monkeypatch, preset, want):
+    """The default (and best) presets use guidance 2 with lips; fast and reference run one forward."""
+    seen = []
+    real = av.score
+
+    def spy(s_t, t, video=None, guidance=None):
+        seen.append(guidance)
+        return real(s_t, t, video, guidance=guidance)
+
+    monkeypatch.setattr(av, "score", spy)
+    ex = noisy_example("matched-1", noise="white", snr_db=5.0, seed=0)
+    L = 8000
+    ul.enhance(ex["x"][:L], ex["sr"], prior=av, video=ex["lips"][:spectral.expected_video_frames(L)],
+               preset=preset, n_steps=2, n_samples=1, seed=0)
+    assert seen and set(seen) == {want}
+    seen.clear()
+    ul.enhance(ex["x"][:L], ex["sr"], prior=av, preset=preset, n_steps=2, n_samples=1, seed=0)  # no video
+    assert seen and set(seen) == {None}
