@@ -276,10 +276,12 @@ def build_parser() -> argparse.ArgumentParser:
     from .recipes import add_cli as add_train_cli
     from .quality import add_cli as add_nqe_cli
     from .robust_features import add_cli as add_robust_cli
+    from .phones import add_cli as add_phones_cli
     add_data_cli(sub)
     add_train_cli(sub)
     add_robust_cli(sub)
     add_nqe_cli(sub)
+    add_phones_cli(sub)
     try:
         from .evaluation import add_cli as add_eval_cli
         add_eval_cli(sub)
