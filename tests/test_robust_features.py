@@ -104,6 +104,13 @@ def test_short_training_learns_and_reports(tiny_corpus, tmp_path):
     assert rf.extract_robust_features(corpus, enc, str(tmp_path / "f"), splits=("valid",)) == n_valid
     f = np.load(next((tmp_path / "f" / "valid").glob("*.npy")))
     assert f.shape[1] == 32 and f.dtype == np.float32
+    # the fine-tuning pairs: features of a noisy version of each utterance, same layout, other values
+    assert rf.extract_robust_features(corpus, enc, str(tmp_path / "fn"), splits=("valid",), noisy_snr=(-5, 0)) == n_valid
+    name = sorted((tmp_path / "f" / "valid").glob("*.npy"))[0].name
+    clean, noisy = np.load(tmp_path / "f" / "valid" / name), np.load(tmp_path / "fn" / "valid" / name)
+    assert clean.shape == noisy.shape and not np.allclose(clean, noisy)
+    with pytest.raises(ValueError, match="lo <= hi"):
+        rf.extract_robust_features(corpus, enc, str(tmp_path / "fx"), noisy_snr=(5, -5))
 
 
 def test_shipped_encoder_is_small_and_more_invariant_than_an_untrained_one(tiny_corpus, tmp_path):

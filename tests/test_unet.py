@@ -212,3 +212,30 @@ def test_edm_preconditioning_checks_the_sde():
         ScorePrior(net, OUVESDE(theta=2.0))
     with pytest.raises(ValueError, match="precond must be"):
         UNetConfig(precond="ve")
+
+
+def test_cond_image_starts_as_plain_film_and_then_reads_the_features_per_bin():
+    """cond_image adds a frequency-resolved image of the features at the input level: zero-initialised
+    it is exactly the FiLM network, and once trained the output depends on the features through it."""
+    torch.manual_seed(0)
+    base = UNetConfig.tier("tiny", video_dim=16, conditioning="film", video_norm=True)
+    plain = ScoreUNet(base)
+    img = ScoreUNet(UNetConfig.tier("tiny", video_dim=16, conditioning="film", video_norm=True, cond_image=2))
+    missing, unexpected = img.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith("cond_img") for k in missing)
+    x, t = torch.randn(2, 2, 256, 16), torch.tensor([0.3, 0.8])
+    v = torch.randn(2, 4, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(img(x, t, v), plain(x, t, v))
+    # the FiLM blocks start at zero too, so only the image path can carry the features at first
+    out = img(x, t, v).pow(2).sum()
+    out.backward()
+    assert img.cond_img_in.weight.grad.abs().sum() > 0
+    with torch.no_grad():
+        img.cond_img_in.weight.normal_()
+        v2 = torch.randn(2, 4, 16)  # (a constant shift of v would be normalised away)
+        torch.testing.assert_close(plain(x, t, v), plain(x, t, v2))  # zero-initialised FiLM: blind
+        a, b = img(x, t, v), img(x, t, v2)
+    assert (a - b).abs().max() > 1e-6  # (tiny: the output convolutions start near zero)
+    with pytest.raises(ValueError, match="needs conditioning='film'"):
+        UNetConfig.tier("tiny", video_dim=16, conditioning="cross_attention", cond_image=2)

@@ -443,20 +443,33 @@ def invariance_report(enc: RobustAVEncoder, corpus: str, split: str = "valid", s
 
 
 @torch.no_grad()
-def extract_robust_features(corpus: str, enc: RobustAVEncoder, out_dir: str, splits=("train", "valid")) -> int:
-    """Clean audio-visual features of every utterance into ``<out_dir>/<split>/<id>.npy`` ((T_v, width)
+def extract_robust_features(corpus: str, enc: RobustAVEncoder, out_dir: str, splits=("train", "valid"),
+                            noisy_snr: tuple | None = None, seed: int = 0) -> int:
+    """Audio-visual features of every utterance into ``<out_dir>/<split>/<id>.npy`` ((T_v, width)
     float32, the layout ``CropDataset(features=out_dir)`` reads): what the synthesiser trains on.
+
+    Args:
+        noisy_snr: None for the clean audio's features (training); ``(lo, hi)`` for the features of
+            a *noisy* version of each utterance (a train-split noise at an SNR drawn in the range,
+            one draw per utterance, seeded): the clean/noisy pairs of fine-tuning.
 
     Returns:
         Number of files written.
 
     Notebook: none yet (the re-synthesis chapter of issue 11)
     """
+    if noisy_snr is not None and not (len(noisy_snr) == 2 and noisy_snr[0] <= noisy_snr[1]):
+        raise ValueError(f"noisy_snr must be (lo, hi) in dB with lo <= hi, got {noisy_snr!r}")
+    rng = np.random.default_rng(seed)
+    noises = _noises(corpus) if noisy_snr is not None else None
     n = 0
     for split in splits:
         os.makedirs(os.path.join(out_dir, split), exist_ok=True)
         for u in _utterances(corpus, split):
-            f = enc.features(u["y"], u["v"])
+            y = u["y"]
+            if noises is not None:
+                y = _mix_at(y, noises[rng.integers(len(noises))], float(rng.uniform(*noisy_snr)), rng)
+            f = enc.features(y, u["v"])
             np.save(os.path.join(out_dir, split, u["row"]["id"] + ".npy"), f.numpy().astype(np.float32))
             n += 1
     return n
@@ -484,7 +497,10 @@ def add_cli(subparsers) -> None:
     p.add_argument("--steps", type=int, default=RobustTrainConfig.steps)
     p.add_argument("--limit", type=int, default=None, help="train on this many utterances (spread evenly)")
     p.add_argument("--split", default="valid", help="evaluate on this split")
-    p.add_argument("--features", default=None, help="extract: output directory (default <corpus>/features/robust)")
+    p.add_argument("--features", default=None, help="extract: output directory (default <corpus>/features/robust, "
+                   "or robust_noisy with --noisy-snr)")
+    p.add_argument("--noisy-snr", type=float, nargs=2, default=None, metavar=("LO", "HI"),
+                   help="extract: features of noisy versions (train noise, SNR in [LO, HI] dB): fine-tuning pairs")
     p.set_defaults(func=_cmd)
 
 
@@ -493,8 +509,9 @@ def _cmd(args) -> int:
         raise FileNotFoundError(f"corpus {args.corpus} not found: build it with "
                                 f"`python -m udiffse_lite corpus --preset small --out {args.corpus}`")
     if args.action == "extract":
-        out = args.features or os.path.join(args.corpus, "features", "robust")
-        n = extract_robust_features(args.corpus, load_robust_encoder(args.out), out)
+        out = args.features or os.path.join(args.corpus, "features", "robust_noisy" if args.noisy_snr else "robust")
+        n = extract_robust_features(args.corpus, load_robust_encoder(args.out), out,
+                                    noisy_snr=tuple(args.noisy_snr) if args.noisy_snr else None)
         print(f"wrote {n} feature files under {out}")
         return 0
     if args.action == "train":

@@ -67,6 +67,9 @@ class UNetConfig:
     # reference's unit gain, which injects unit-variance video signals into every level from step 0
     video_norm: bool = False  # LayerNorm on each video frame's features before conditioning: the lip
     # encoder's features have norm ~20 (std 2.4), so without it every step swings the FiLM modulations
+    cond_image: int = 0  # k > 0 (FiLM only): the video features also become a k-channel
+    # frequency-resolved image (a linear map to k x n_freq per frame) added at the input level: FiLM
+    # scales whole channels, so it cannot say *which bins* hold energy; re-synthesis needs exactly that
     precond: str = "none"  # "none": the body predicts the noise z; "edm": it predicts a scaled clean
     # spectrogram through EDM's c_in / c_skip / c_out (Karras et al. 2022), the output still read as z
     precond_sde: tuple = (1.5, 0.05, 0.5)  # (theta, sigma_min, sigma_max) of the SDE "edm" assumes
@@ -85,6 +88,11 @@ class UNetConfig:
         if self.conditioning == "none" and self.video_dim:
             raise ValueError(f"video_dim={self.video_dim} given but conditioning='none'; choose "
                              "conditioning='cross_attention' or 'film', or set video_dim=0")
+        if self.cond_image and self.conditioning != "film":
+            raise ValueError(f"cond_image={self.cond_image} needs conditioning='film' (time-aligned features), "
+                             f"got {self.conditioning!r}")
+        if self.cond_image < 0:
+            raise ValueError(f"cond_image must be >= 0 channels, got {self.cond_image}")
         if len(self.ch_mult) < 1 or self.nf < 4 or self.num_res_blocks < 1:
             raise ValueError("need at least one level (ch_mult), nf >= 4 and num_res_blocks >= 1")
         if self.n_freq % (2 ** (len(self.ch_mult) - 1)):
@@ -435,6 +443,11 @@ class ScoreUNet(nn.Module):
             # the "no video" token: condition dropout trains it, so v=None gives an audio-only prior
             self.null_video = nn.Parameter(torch.zeros(cfg.video_dim))
             self.video_norm = nn.LayerNorm(cfg.video_dim) if cfg.video_norm else None
+        if cfg.cond_image:
+            self.cond_img = nn.Linear(cfg.video_dim, cfg.cond_image * cfg.n_freq)  # (p) -> (k x F) per frame
+            self.cond_img_in = nn.Conv2d(cfg.cond_image, nf, 1)
+            nn.init.zeros_(self.cond_img_in.weight)  # starts as the plain FiLM network
+            nn.init.zeros_(self.cond_img_in.bias)
 
     # ------------------------------------------------------------------ helpers
     def n_params(self) -> int:
@@ -516,7 +529,13 @@ class ScoreUNet(nn.Module):
 
         temb = self.temb(self.fourier(t))  # (B, 4 nf)
         pyramid_in = x  # (B, 2, F, T)
-        h = self._condition(0, self.conv_in(x), v)  # (B, nf, F, T)
+        h = self.conv_in(x)  # (B, nf, F, T)
+        if self.config.cond_image:
+            if Fq != cfg.n_freq:
+                raise ValueError(f"cond_image needs F={cfg.n_freq} frequency bins, got {Fq}")
+            img = self.cond_img(v).view(B, T, cfg.cond_image, Fq).permute(0, 2, 3, 1)  # (B, k, F, T)
+            h = h + self.cond_img_in(img.to(h.dtype))
+        h = self._condition(0, h, v)  # (B, nf, F, T)
         hs, j = [h], 1
         for level in self.down:
             for blk in level.blocks:
