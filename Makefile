@@ -16,7 +16,7 @@ AV1_STEPS ?= 2400
 AV_STEPS ?= 3000
 
 
-.PHONY: help venv install system-deps demo test unit notebooks book colab-check corpus lip-encoder robust-av nqe priors table1 bench clean
+.PHONY: help venv install system-deps demo test unit notebooks book colab-check corpus lip-encoder robust-av nqe phones noise-prior priors table1 bench clean
 
 help:
 	@echo "make demo     enhance built-in noisy examples (installs what it needs)"
@@ -27,6 +27,8 @@ help:
 	@echo "make priors   re-train and ship the teaching priors (needs the corpus)"
 	@echo "make robust-av  re-train the noise-robust AV encoder of re-synthesis (needs the corpus)"
 	@echo "make nqe      re-train the neural quality estimator (needs the corpus)"
+	@echo "make phones   re-train the phone recogniser behind the phone error rate (needs the corpus)"
+	@echo "make noise-prior  train the diffusion noise prior tiny-noise and compare it with NMF (needs the corpus)"
 	@echo "make table1   Table I in miniature (needs the corpus and the priors)"
 
 $(PY):
@@ -85,6 +87,16 @@ robust-av: corpus
 # the neural quality estimator of re-synthesis (issue 11): about 4 min on one CPU core
 nqe: corpus
 	$(PY) -m udiffse_lite nqe train --corpus $(CORPUS)
+
+# the phone recogniser of the phone error rate (issue 11's WER stand-in): a few minutes on 2 CPU cores
+phones: corpus
+	$(PY) -m udiffse_lite phones train --corpus $(CORPUS)
+
+# the diffusion noise prior of DAVSS-NM (issue 10; not shipped yet): about 20 min on 2 CPU cores
+noise-prior: corpus
+	$(PY) -m udiffse_lite train --config tiny-noise --corpus $(CORPUS) --out $(RUNS)/tiny-noise \
+		--init-from udiffse_lite/checkpoints/tiny-ao.pt
+	$(PY) benchmarks/noise_prior.py --corpus $(CORPUS) --noise-prior $(RUNS)/tiny-noise/prior.pt
 
 priors: lip-encoder
 	OMP_NUM_THREADS=1 $(PY) -m udiffse_lite train --config tiny-ao-v1 --corpus $(CORPUS) --out $(RUNS)/tiny-ao-v1 --steps 1548

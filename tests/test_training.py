@@ -203,11 +203,11 @@ def test_ddp_two_processes_gloo(tmp_path):
 def test_recipes_and_cli():
     from udiffse_lite import recipes
 
-    assert set(recipes.RECIPES) == {"tiny-ao-v1", "tiny-ao", "tiny-ao-edm", "tiny-av-film1", "tiny-av", "tiny-av-edm", "tiny-av-ln", "tiny-resynth", "tiny-av-xattn", "tiny-noise", "colab-noise",
+    assert set(recipes.RECIPES) == {"tiny-ao-v1", "tiny-ao", "tiny-ao-edm", "tiny-av-film1", "tiny-av", "tiny-av-edm", "tiny-av-ln", "tiny-resynth-film1", "tiny-resynth", "tiny-av-xattn", "tiny-noise", "tiny-noise-edm", "colab-noise",
                                     "colab-ao", "colab-av",
                                     "paper-ao", "paper-av"}
     for name, r in recipes.RECIPES.items():
-        assert r.audio_visual == ("-av" in name or name == "tiny-resynth")  # the re-synthesiser is conditioned too
+        assert r.audio_visual == ("-av" in name or name.startswith("tiny-resynth"))  # the re-synthesiser is conditioned too
         assert r.train.crop_frames in (128, 256)
         assert (r.train.p_uncond > 0) == r.audio_visual
     net = recipes.build_net(recipes.get_recipe("tiny-av"), video_dim=P)

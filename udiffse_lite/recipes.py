@@ -32,6 +32,8 @@ class Recipe:
         note: where the numbers come from and what the run costs.
         data: ``"speech"`` (the corpus' utterances) or ``"noise"`` (its noise library: a noise prior).
         net: overrides of the tier's :class:`~udiffse_lite.unet.UNetConfig` fields.
+        noise_types: for ``data="noise"``, the noise types trained on (None: all); the others
+            stay unseen, for the learned noise prior's failure signature.
 
     Notebook: 03_score_matching.ipynb
     """
@@ -42,6 +44,7 @@ class Recipe:
     note: str = ""
     data: str = "speech"
     net: dict = field(default_factory=dict)
+    noise_types: tuple | None = None
 
     @property
     def audio_visual(self) -> bool:
@@ -56,6 +59,9 @@ def _tc(**kw) -> TrainConfig:
 _AV_STAGE2 = dict(batch_size=8, crop_frames=128, lr=2e-4, steps=3000, ema_decay=0.999, p_uncond=0.2, amp="bf16",
                   speed_perturb=0.15, lr_warmup=50, lr_decay="cosine", val_every=500, ckpt_every=100,
                   snapshot_every=500)
+
+# the noise types a noise prior trains on: babble (speech-like) and clatter (impulsive) stay unseen
+NOISE_PRIOR_TYPES = ("white", "pink", "brown", "hum", "traffic", "ventilation")
 
 RECIPES: dict[str, Recipe] = {
     # the first shipped prior (fp32, no augmentation); the stage tiny-ao and tiny-av warm-start from
@@ -103,12 +109,22 @@ RECIPES: dict[str, Recipe] = {
                           "warm-started from the shipped tiny-ao (--init-from), whose one-step estimate at "
                           "t = 1 was worse than predicting silence",
                           net={"precond": "edm"}),
+    "tiny-resynth-film1": Recipe("tiny", "film",
+                                 _tc(**{**_AV_STAGE2, "p_uncond": 0.1}, cond_lr_mult=3.0, loss_weight="edm"),
+                                 "stage 1 of tiny-resynth: FiLM only, speed perturbation, warm-started from "
+                                 "tiny-ao (--init-from); its one-step estimate ignored the features",
+                                 net={"video_norm": True}),
     "tiny-resynth": Recipe("tiny", "film",
-                           _tc(**{**_AV_STAGE2, "p_uncond": 0.1}, cond_lr_mult=3.0, loss_weight="edm"),
+                           _tc(**{**_AV_STAGE2, "p_uncond": 0.1, "steps": 2000, "speed_perturb": 0.0},
+                               cond_lr_mult=3.0, loss_weight="edm"),
                            "the re-synthesiser of AV2Wav-lite: FiLM from the 128 noise-robust AV features "
-                           "(`robust-av extract`, --features <corpus>/features/robust), layer-normalised; "
-                           "generation starts from the prior's noise, not the mixture; warm-started from "
-                           "tiny-ao (--init-from)", net={"video_norm": True}),
+                           "(`robust-av extract`, --features <corpus>/features/robust), layer-normalised, plus "
+                           "the same features as a 4-channel frequency-resolved image at the input (FiLM "
+                           "alone, 3,000 steps, left the one-step estimate unchanged by the features); no "
+                           "speed perturbation (the features describe the unperturbed spectrum); generation "
+                           "starts from the prior's noise, not the mixture; warm-started (--init-from) from "
+                           "the FiLM-only run",
+                           net={"video_norm": True, "cond_image": 4}),
     "tiny-av-xattn": Recipe("tiny", "cross_attention",
                             _tc(batch_size=8, crop_frames=128, lr=2e-4, steps=2000, ema_decay=0.999, p_uncond=0.1,
                                 val_every=250, ckpt_every=250),
@@ -117,12 +133,25 @@ RECIPES: dict[str, Recipe] = {
     "tiny-noise": Recipe("tiny", "none",
                          _tc(batch_size=8, crop_frames=128, lr=2e-4, steps=2000, ema_decay=0.999, amp="bf16",
                              lr_warmup=50, lr_decay="cosine", val_every=500, ckpt_every=100, snapshot_every=500),
-                         "a prior over noise (the noise library's train split, 8 types x 30 s) for the two-prior "
-                         "posterior of DAVSS-NM; warm-started from tiny-ao (--init-from): spectro-temporal "
-                         "features carry over, the distribution is learned anew", data="noise"),
+                         "a prior over noise (the noise library's train split) for the two-prior posterior of "
+                         "DAVSS-NM; warm-started from tiny-ao (--init-from): spectro-temporal features carry "
+                         "over, the distribution is learned anew; babble and clatter are held out (unseen types: "
+                         "the learned noise prior's failure signature). Its noise-prediction score works in "
+                         "UDiffSE's likelihood (coupling='score'), the EDM variant's did not",
+                         data="noise", noise_types=NOISE_PRIOR_TYPES),
+    "tiny-noise-edm": Recipe("tiny", "none",
+                             _tc(batch_size=8, crop_frames=128, lr=2e-4, steps=3000, ema_decay=0.999, amp="bf16",
+                                 lr_warmup=100, lr_decay="cosine", loss_weight="snr", val_every=500, ckpt_every=100,
+                                 snapshot_every=500),
+                             "tiny-noise from scratch with EDM's preconditioning and the 1 + sigma^2/mu^2 loss "
+                             "weight: its t = 1 estimate is as good as the oracle Gaussian's, but its samples are "
+                             "9 dB too loud and its score fails in UDiffSE's likelihood (docs/separation.md)",
+                             data="noise", net={"precond": "edm"}, noise_types=NOISE_PRIOR_TYPES),
     "colab-noise": Recipe("colab", "none", _tc(batch_size=8, crop_frames=256, lr=1e-4, steps=6000, ema_decay=0.999,
-                                               val_every=1000, ckpt_every=500),
-                          "the noise prior at the colab tier (an estimate, not measured)", data="noise"),
+                                               amp="bf16", lr_warmup=200, lr_decay="cosine", val_every=1000,
+                                               ckpt_every=500),
+                          "tiny-noise at the colab tier (warm-start from colab-ao; the step count is an estimate)",
+                          data="noise", noise_types=NOISE_PRIOR_TYPES),
     "colab-ao": Recipe("colab", "none",
                        _tc(batch_size=16, crop_frames=256, lr=2e-4, steps=6000, ema_decay=0.999, amp="bf16",
                            speed_perturb=0.15, lr_warmup=200, lr_decay="cosine", val_every=1000, ckpt_every=500),
@@ -241,6 +270,10 @@ def train_from_args(args) -> dict:
     feats = features if recipe.audio_visual else None
     if recipe.data == "noise":
         rows = noise_rows(args.corpus, "train")
+        if recipe.noise_types is not None:
+            rows = [r for r in rows if r["type"] in recipe.noise_types]
+            if not rows:
+                raise ValueError(f"the noise library of {args.corpus} has none of the types {recipe.noise_types}")
         # one clip per noise type is held out for the validation loss (the test clips stay for tables)
         held = {r["id"] for r in rows if r["id"].endswith("_2")}
         train_set = CropDataset(rows=[r for r in rows if r["id"] not in held], split="train", seed=tcfg.seed)
@@ -260,6 +293,7 @@ def train_from_args(args) -> dict:
         print(f"initialised {loaded} tensors from {args.init_from}; the rest (video blocks) are new")
     out = Path(args.out)
     meta = {"recipe": args.config, "data": {"corpus": str(args.corpus), "features": features, "kind": recipe.data},
+            **({"noise_types": list(recipe.noise_types)} if recipe.data == "noise" and recipe.noise_types else {}),
             "note": recipe.note}
     trainer = Trainer(net, train_set, tcfg, val_set=val_set, out_dir=out, device=args.device, meta=meta)
     last = out / "last.pt"

@@ -417,6 +417,58 @@ def udiffse_plus(prior, X: torch.Tensor, *, cfg: SamplerConfig | None = None, vi
     return (est, {"nmf": nmf, "samples": S}) if return_info else est
 
 
+def diffusion_noise_likelihood(noise_prior, X: torch.Tensor) -> Likelihood:
+    """The pseudo-likelihood of UDiffSE with a *diffusion* prior over the noise instead of NMF.
+
+    Given the speech state ``S_t = mu_t S + sigma_t z``, the mixture ``X = S + N`` makes
+    ``mu_t X - S_t = mu_t N - sigma_t z`` a diffused noise state at the same ``t`` (``-z`` is as
+    Gaussian as ``z``), so ``log p(X | S_t) = log p_N,t(mu_t X - S_t) + const`` and
+
+        grad_S log p(X | S_t) = -score_N(mu_t X - S_t, t).
+
+    With the Gaussian noise model ``CN(0, V)`` this is exactly :func:`pseudo_likelihood_grad`;
+    a noise prior's network replaces that Gaussian's score. In the predictor the likelihood is
+    evaluated at ``mu_t S0`` (:func:`posterior_tweedie`), where it becomes
+    ``X - (the noise network's estimate of the residual X - S0)``: the Wiener combination again.
+
+    Notebook: 09_udiffse_plus.ipynb
+    """
+    sde = noise_prior.sde
+
+    def likelihood(S, t):
+        return -noise_prior.score(sde.mean_factor(t) * X - S, t)
+
+    return likelihood
+
+
+def udiffse_plus_two_priors(prior, X: torch.Tensor, noise_prior, *, cfg: SamplerConfig | None = None, video=None,
+                            generator: torch.Generator | None = None,
+                            callback: Callable[[StepInfo], None] | None = None) -> torch.Tensor:
+    """UDiffSE+ with a diffusion noise prior in the likelihood (:func:`diffusion_noise_likelihood`):
+    the same predictor-corrector pass, no NMF, no backward pass; 4 network evaluations per step
+    (speech and noise, predictor and corrector). The output is the mixture through the Wiener gain
+    of the chains' speech power against their residual's power.
+
+    Returns:
+        (F, T) complex estimate.
+
+    Notebook: 09_udiffse_plus.ipynb
+    """
+    cfg = cfg or SamplerConfig()
+    _check_mixture(X)
+    if cfg.schedule != "posterior-score":
+        raise ValueError("a diffusion noise prior enters through the posterior score: use schedule='posterior-score'")
+    if noise_prior.sde != prior.sde:
+        raise ValueError("the noise prior and the speech prior must share the SDE")
+    S = _start(prior, X, cfg, generator)
+    S, _ = reverse_pass(prior, S, cfg=cfg, video=video, likelihood=diffusion_noise_likelihood(noise_prior, X),
+                        generator=generator, callback=callback)
+    if cfg.output == "mean":
+        return S.mean(0)
+    Ps, Pn = S.abs().pow(2).mean(0), (X - S).abs().pow(2).mean(0)
+    return X * (Ps / (Ps + Pn).clamp_min(1e-12))
+
+
 def udiffse_plus_batch(prior, X: torch.Tensor, *, cfg: SamplerConfig | None = None, video=None,
                        nmf_rank: int = 4, generator: torch.Generator | None = None) -> torch.Tensor:
     """UDiffSE+ on U recordings of the same length at once: the ``U * b`` chains share every
@@ -579,7 +631,7 @@ def _enhance_chunk(prior, y: np.ndarray, video, method, cfg, em_iters, nmf_rank,
         if v.shape[0] < need:
             v = torch.cat([v, v[-1:].expand(need - v.shape[0], *v.shape[1:])])
         v = prior.features(v[:need].to(dev), cfg.n_samples)
-    if callable(method):  # a diffusion noise prior (enhance(noise_model="diffusion")): DPS
+    if callable(method):  # a diffusion noise prior (enhance(noise_model="diffusion"))
         with torch.no_grad():
             S = method(prior, X, cfg=cfg, video=v, generator=generator, nf=float(NF.reshape(-1)[0]))
     else:
@@ -615,7 +667,7 @@ def enhance(y, sr: int, *, prior, method: str = "udiffse+", video=None, n_steps:
             schedule: str | None = None, seed: int | None = 0, chunk_seconds: float = 20.0,
             overlap_seconds: float = 1.0, callback=None, progress: bool = False,
             guidance: float | None = None, precision: str | None = None, preset: str = "default",
-            noise_model: str = "nmf", noise_prior=None, zeta: float | None = None,
+            noise_model: str = "nmf", noise_prior=None, zeta: float | None = None, coupling: str = "score",
             **sampler_options) -> np.ndarray:
     """Enhance a noisy waveform with UDiffSE or UDiffSE+ (NMF noise), or with two diffusion priors.
 
@@ -636,10 +688,16 @@ def enhance(y, sr: int, *, prior, method: str = "udiffse+", video=None, n_steps:
             on a 2-core CPU), ``"best"`` (for now the default); arguments given explicitly win.
         noise_model: ``"nmf"`` (the papers' UDiffSE/UDiffSE+) or ``"diffusion"``: a second
             diffusion prior over noise, both sources sampled together with the DPS likelihood
-            (:mod:`udiffse_lite.separation`, DAVSS-NM); the output is the speech's Wiener mask
-            applied to the mixture. ``method`` and the NMF settings do not apply then.
-        noise_prior: the noise prior for ``noise_model="diffusion"`` (default: ``"tiny-noise"``).
-        zeta: the DPS weight (default :class:`~udiffse_lite.separation.DPSConfig`'s).
+            (DAVSS-NM; see ``coupling``); the output is the speech's Wiener mask applied to the
+            mixture. ``method`` and the NMF settings do not apply then.
+        noise_prior: the noise prior for ``noise_model="diffusion"`` (default ``"tiny-noise"`` once one
+            ships; for now train one with ``make noise-prior`` and pass it).
+        coupling: how the two priors meet, for ``noise_model="diffusion"``: ``"score"`` (default:
+            UDiffSE+ with the noise network's score in the pseudo-likelihood,
+            :func:`udiffse_plus_two_priors`; one state, no backward pass) or ``"dps"`` (the paper's:
+            both states sampled, coupled by the DPS gradient; measured worse here, see
+            ``docs/separation.md``).
+        zeta: the DPS weight (default :class:`~udiffse_lite.separation.DPSConfig`'s); ``coupling="dps"`` only.
 
     Returns:
         (L,) float32 numpy array at ``sr``, the same length as ``y``.
@@ -673,8 +731,15 @@ def enhance(y, sr: int, *, prior, method: str = "udiffse+", video=None, n_steps:
                                dict(lam=lam, schedule=schedule, guidance=guidance, **sampler_options))
     if noise_model not in ("nmf", "diffusion"):
         raise ValueError(f"noise_model must be 'nmf' or 'diffusion', got {noise_model!r}")
+    if coupling not in ("score", "dps"):
+        raise ValueError(f"coupling must be 'score' or 'dps', got {coupling!r}")
     if noise_model == "diffusion":
-        method = _dps_method(prior, noise_prior, zeta)
+        if coupling == "score" and zeta is not None:
+            raise ValueError("zeta is the weight of the DPS coupling: pass coupling='dps' with it, or drop it")
+        if coupling == "score" and cfg.schedule != "posterior-score":
+            raise ValueError(f"a diffusion noise prior enters through the posterior score; schedule={cfg.schedule!r} "
+                             "(preset 'reference'?) needs the NMF noise model, or use coupling='dps'")
+        method = _two_prior_method(prior, noise_prior, zeta, coupling)
     elif noise_prior is not None or zeta is not None:
         raise ValueError("noise_prior and zeta apply to noise_model='diffusion'; drop them or set it")
     if video is not None and getattr(prior, "conditional", None) is False:
@@ -690,21 +755,31 @@ def enhance(y, sr: int, *, prior, method: str = "udiffse+", video=None, n_steps:
         if not hasattr(prior, "set_precision"):
             raise ValueError(f"precision={precision!r} needs a network prior (ScorePrior)")
         prior.set_precision(precision)  # for this call only: restored below
+    noise_net = getattr(method, "noise_prior", None)  # noise_model="diffusion": the same precision
+    old_noise_precision = getattr(noise_net, "precision", None)
+    if precision is not None and hasattr(noise_net, "set_precision"):
+        noise_net.set_precision(precision)
     try:
         return _enhance_impl(prior, y, v, method, cfg, em_iters, nmf_rank, seed, chunk_seconds,
                              overlap_seconds, callback, progress, L_in, sr_in)
     finally:
         if precision is not None:
             prior.precision = old_precision
+            if hasattr(noise_net, "set_precision"):
+                noise_net.precision = old_noise_precision
 
 
-def _dps_method(prior, noise_prior, zeta):
-    """The sampler of ``enhance(noise_model="diffusion")``: speech and noise priors coupled by DPS."""
+def _two_prior_method(prior, noise_prior, zeta, coupling="dps"):
+    """The sampler of ``enhance(noise_model="diffusion")``: speech and noise priors coupled through
+    the posterior score (``"score"``) or by DPS (``"dps"``)."""
     from .separation import DPSConfig, dps_sample, wiener_masks
 
     if noise_prior is None:
-        from .priors import load_pretrained
+        from .priors import PRETRAINED, load_pretrained
 
+        if "tiny-noise" not in PRETRAINED:
+            raise ValueError("no noise prior ships yet (issue 10): train one with `make noise-prior` and pass "
+                             "noise_prior=ul.ScorePrior.from_checkpoint('runs/tiny-noise/prior.pt')")
         noise_prior = load_pretrained("tiny-noise")
     if not (hasattr(noise_prior, "sde") and hasattr(noise_prior, "score")):
         raise ValueError(f"noise_prior must be a prior (load_pretrained('tiny-noise')), got {type(noise_prior)}")
@@ -716,10 +791,13 @@ def _dps_method(prior, noise_prior, zeta):
     DPSConfig(**extra)  # refuse a bad zeta before any work
 
     def run(prior, X, *, cfg, video, generator, nf):
+        if coupling == "score":
+            return udiffse_plus_two_priors(prior, X, noise_prior, cfg=cfg, video=video, generator=generator)
         dcfg = DPSConfig(n_steps=cfg.n_steps, n_samples=cfg.n_samples, guidance=cfg.guidance, **extra)
         states = dps_sample([prior, noise_prior], X, videos=[video, None], cfg=dcfg, nf=nf, generator=generator)
         return wiener_masks(states)[0] * X
 
+    run.noise_prior = noise_prior
     return run
 
 
