@@ -24,18 +24,15 @@ import json
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
+from udiffse_lite import metrics
 from udiffse_lite.evaluation import _load_prior, score_mixtures, validation_mixtures
 from udiffse_lite.recipes import NOISE_PRIOR_TYPES
 
 
 def interval(d) -> str:
-    d = np.asarray(d, dtype=float)
-    if len(d) < 2:
-        return f"{d.mean():+.2f}"
-    half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
-    return f"{d.mean():+.2f} +- {half:.2f}"
+    mean, half = metrics.mean_ci(d)
+    return f"{mean:+.2f}" if half != half else f"{mean:+.2f} +- {half:.2f}"  # (half is nan for one value)
 
 
 def seen_types(noise_prior: str) -> tuple:

@@ -20,7 +20,6 @@ import argparse
 import time
 
 import numpy as np
-from scipy import stats
 
 from udiffse_lite import metrics
 from udiffse_lite.data.mix import make_separation_mixtures
@@ -29,11 +28,8 @@ from udiffse_lite.separation import separate
 
 
 def interval(d) -> str:
-    d = np.asarray(d, dtype=float)
-    if len(d) < 2:
-        return f"{d.mean():+.2f}"
-    half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
-    return f"{d.mean():+.2f} +- {half:.2f}"
+    mean, half = metrics.mean_ci(d)
+    return f"{mean:+.2f}" if half != half else f"{mean:+.2f} +- {half:.2f}"  # (half is nan for one value)
 
 
 def improvements(outs, m) -> list[float]:
