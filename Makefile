@@ -16,7 +16,7 @@ AV1_STEPS ?= 2400
 AV_STEPS ?= 3000
 
 
-.PHONY: help venv install system-deps demo test unit notebooks book colab-check corpus lip-encoder robust-av nqe phones noise-prior priors table1 bench clean
+.PHONY: help venv install system-deps demo test unit notebooks book colab-check corpus lip-encoder robust-av nqe phones noise-prior resynth priors table1 bench clean
 
 help:
 	@echo "make demo     enhance built-in noisy examples (installs what it needs)"
@@ -28,6 +28,7 @@ help:
 	@echo "make robust-av  re-train the noise-robust AV encoder of re-synthesis (needs the corpus)"
 	@echo "make nqe      re-train the neural quality estimator (needs the corpus)"
 	@echo "make phones   re-train the phone recogniser behind the phone error rate (needs the corpus)"
+	@echo "make resynth  train the re-synthesiser tiny-resynth and its fine-tuned version (needs robust-av)"
 	@echo "make noise-prior  train the diffusion noise prior tiny-noise and compare it with NMF (needs the corpus)"
 	@echo "make table1   Table I in miniature (needs the corpus and the priors)"
 
@@ -91,6 +92,16 @@ nqe: corpus
 # the phone recogniser of the phone error rate (issue 11's WER stand-in): a few minutes on 2 CPU cores
 phones: corpus
 	$(PY) -m udiffse_lite phones train --corpus $(CORPUS)
+
+# the re-synthesiser of AV2Wav-lite (issue 11; not shipped yet): about 30 + 12 min on 2 CPU cores
+resynth: corpus
+	$(PY) -m udiffse_lite robust-av extract --corpus $(CORPUS)
+	$(PY) -m udiffse_lite train --config tiny-resynth --corpus $(CORPUS) --features $(CORPUS)/features/robust \
+		--out $(RUNS)/tiny-resynth
+	$(PY) -m udiffse_lite robust-av extract --corpus $(CORPUS) --noisy-snr -5 10
+	$(PY) -m udiffse_lite train --config tiny-resynth-ft --corpus $(CORPUS) \
+		--features $(CORPUS)/features/robust_noisy --out $(RUNS)/tiny-resynth-ft \
+		--init-from $(RUNS)/tiny-resynth/prior.pt
 
 # the diffusion noise prior of DAVSS-NM (issue 10; not shipped yet): about 20 min on 2 CPU cores
 noise-prior: corpus

@@ -113,7 +113,9 @@ def main():
             meta.update({k: v for k, v in json.loads(mc.read_text()).items() if k not in ("net_config",)})
         if prior.conditional and prior.lip_encoder is None:
             from udiffse_lite.visual import load_lip_encoder
-            prior.lip_encoder = load_lip_encoder(a.lip_encoder).requires_grad_(False).eval()
+            lip = load_lip_encoder(a.lip_encoder).requires_grad_(False).eval()
+            if lip.config.p == prior.net.config.video_dim:  # not the re-synthesiser (robust AV features)
+                prior.lip_encoder = lip
         out = prior.save(CHECKPOINT_DIR / f"{name}.pt", shipped_as=name)
         mb = out.stat().st_size / 2 ** 20
         if mb > MAX_MB:

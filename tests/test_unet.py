@@ -1,4 +1,6 @@
 """Tests of the score U-Net (udiffse_lite.unet)."""
+import math
+
 import pytest
 import torch
 
@@ -239,3 +241,71 @@ def test_cond_image_starts_as_plain_film_and_then_reads_the_features_per_bin():
     assert (a - b).abs().max() > 1e-6  # (tiny: the output convolutions start near zero)
     with pytest.raises(ValueError, match="needs conditioning='film'"):
         UNetConfig.tier("tiny", video_dim=16, conditioning="cross_attention", cond_image=2)
+
+
+def test_envelope_head_aligns_video_frames_to_stft_frames_and_feeds_the_network():
+    """Each 25 fps feature frame k gives STFT frames 5k..5k+4 (the video_to_stft_frames alignment);
+    two kernel-3 convolutions see two frames either side, so changing frame k moves exactly the STFT
+    frames 5(k-2) .. 5(k+3)-1. The network's output depends on the features through the envelope
+    image from the first step (FiLM starts at zero)."""
+    torch.manual_seed(0)
+    net = ScoreUNet(UNetConfig.tier("tiny", video_dim=16, conditioning="film", video_norm=True, envelope=True))
+    T, k = 40, 4  # 40 STFT frames <- 8 video frames
+    v = torch.randn(1, 8, 16)
+    v2 = v.clone()
+    v2[0, k] = torch.randn(16)
+    with torch.no_grad():
+        e, e2 = net.envelope(v, T), net.envelope(v2, T)
+        assert e.shape == (1, 256, T)
+        changed = ((e - e2).abs().amax(dim=1) > 1e-6)[0].nonzero().flatten().tolist()
+        assert changed == list(range(5 * (k - 2), 5 * (k + 3)))
+        assert net.envelope(v, 47).shape[-1] == 47  # longer than the video: the last frame repeats
+        torch.testing.assert_close(net.envelope(v, 47)[..., 40:], net.envelope(v, 47)[..., 39:40].expand(-1, -1, 7))
+        x, t = torch.randn(1, 2, 256, T), torch.tensor([0.5])
+        assert (net(x, t, v) - net(x, t, v2)).abs().max() > 1e-6
+    with pytest.raises(ValueError, match="needs conditioning='film'"):
+        UNetConfig.tier("tiny", video_dim=16, conditioning="cross_attention", envelope=True)
+    with pytest.raises(ValueError, match="no envelope head"):
+        ScoreUNet(UNetConfig.tier("tiny", video_dim=16, conditioning="film")).envelope(v, T)
+
+
+def test_envelope_loss_known_answers():
+    """The target is (ln(|S| + 1e-3) + 4) / 1.7; the loss is the mean absolute error over the samples
+    that kept their video (condition-dropped ones do not count)."""
+    from udiffse_lite.training import envelope_loss
+    from udiffse_lite.unet import envelope_target
+
+    s = torch.full((1, 3, 2), 1.0 + 0j, dtype=torch.complex64)
+    torch.testing.assert_close(envelope_target(s), torch.full((1, 3, 2), (math.log(1.001) + 4.0) / 1.7))
+    torch.manual_seed(1)
+    net = ScoreUNet(UNetConfig.tier("tiny", video_dim=8, conditioning="film", envelope=True))
+    S = torch.randn(3, 256, 20, dtype=torch.complex64)
+    v = torch.randn(3, 4, 8)
+    with torch.no_grad():
+        per = [float((net.envelope(v[i:i + 1], 20) - envelope_target(S[i:i + 1])).abs().mean()) for i in range(3)]
+        assert float(envelope_loss(net, S, v)) == pytest.approx(sum(per) / 3, rel=1e-5)
+        mask = torch.tensor([True, False, True])
+        assert float(envelope_loss(net, S, v, mask)) == pytest.approx(per[1], rel=1e-5)
+
+
+def test_envelope_preconditioning_starts_as_the_gaussian_denoiser_of_the_predicted_envelope():
+    """precond='envelope' is EDM's preconditioning with a per-bin sigma_data from the envelope head:
+    the freshly built network (zero output layer) is exactly the score of CN(0, exp(1.7 e - 4)^2)."""
+    from udiffse_lite.priors import GaussianPrior
+    from udiffse_lite.sde import OUVESDE
+
+    torch.manual_seed(0)
+    net = ScoreUNet(UNetConfig.tier("tiny", video_dim=8, conditioning="film", envelope=True, precond="envelope"))
+    sde = OUVESDE()
+    T = 16
+    v = torch.randn(1, 4, 8)
+    with torch.no_grad():
+        var = torch.exp(net.envelope(v, T)[0] * 1.7 - 4.0) ** 2  # (F, T)
+        g = GaussianPrior(var)
+        s_t = (torch.randn(1, 256, T) + 1j * torch.randn(1, 256, T)).to(torch.complex64) * 0.1
+        for t in (0.1, 0.5, 1.0):
+            z = net(torch.stack([s_t.real, s_t.imag], dim=1), torch.tensor([t]), v)
+            score = -torch.complex(z[:, 0], z[:, 1]) / sde.std(torch.tensor(t))
+            torch.testing.assert_close(score, g.score(s_t, t), rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="needs the envelope head"):
+        UNetConfig.tier("tiny", video_dim=8, conditioning="film", precond="envelope")

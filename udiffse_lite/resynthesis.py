@@ -19,6 +19,8 @@ import torch
 
 from . import spectral
 
+DEFAULT_PRIOR = "tiny-resynth-ft"  # the synthesiser fine-tuned on noisy features (docs/resynthesis.md)
+
 
 def _lip_features(lips, n_video: int) -> torch.Tensor:
     """Lip frames (T_v, H, W) through the shipped lip encoder, or lip features (T_v, 64) as given."""
@@ -42,10 +44,14 @@ def resynthesize(y, sr: int, *, lips=None, prior=None, encoder=None, n_steps: in
         y: (L,) float waveform at ``sr``.
         lips: lip frames (T_v, 88, 88) or lip features (T_v, 64) at 25 fps; None re-synthesises
             from the audio alone (the encoder was trained for that view too, but it is weaker).
-        prior: the feature-conditioned prior (default ``load_pretrained("tiny-resynth")``).
+        prior: the feature-conditioned prior (default ``load_pretrained(DEFAULT_PRIOR)``, the
+            fine-tuned ``tiny-resynth-ft``; ``"tiny-resynth"`` is the one trained on clean features only).
         encoder: the robust AV encoder (default the shipped one).
         n_steps, guidance, precision: of the prior sampler (``SamplerConfig``); ``n_samples``
             chains are generated and the first is returned (an average of generations blurs).
+            ``guidance`` other than 1 is refused for envelope-preconditioned priors: between two
+            Gaussians of different per-bin variances, classifier-free guidance's extrapolation
+            diverges (measured: +93 dB at w = 3).
 
     Returns:
         (L,) float32 waveform at ``sr``, scaled to the input's RMS (a generator does not know the
@@ -67,18 +73,21 @@ def resynthesize(y, sr: int, *, lips=None, prior=None, encoder=None, n_steps: in
     y16 = y if sr_in == spectral.SR else _resample(y, sr_in, spectral.SR)
     n_video = spectral.expected_video_frames(len(y16))
     v = _check_video(lips, len(y16)) if lips is not None else None
-    if prior is None and "tiny-resynth" not in PRETRAINED:
+    if prior is None and DEFAULT_PRIOR not in PRETRAINED:
         raise FileNotFoundError("no re-synthesis prior ships yet (issue 11): train one with `python -m udiffse_lite "
                                 "robust-av extract --corpus data/corpus` then `python -m udiffse_lite train --config "
                                 "tiny-resynth --corpus data/corpus --features data/corpus/features/robust --out "
-                                "runs/tiny-resynth --init-from udiffse_lite/checkpoints/tiny-ao.pt`, and pass "
+                                "runs/tiny-resynth` (or `make resynth`), and pass "
                                 "prior=ul.ScorePrior.from_checkpoint('runs/tiny-resynth/prior.pt')")
     encoder = encoder if encoder is not None else load_robust_encoder()
-    prior = prior if prior is not None else load_pretrained("tiny-resynth")
+    prior = prior if prior is not None else load_pretrained(DEFAULT_PRIOR)
     want = getattr(getattr(prior, "net", None), "config", None)
     if want is None or getattr(want, "video_dim", 0) != encoder.config.width:
         raise ValueError(f"the prior must be conditioned on the encoder's {encoder.config.width} features "
                          f"(a tiny-resynth prior), got video_dim={getattr(want, 'video_dim', None)}")
+    if getattr(want, "precond", "none") == "envelope" and guidance not in (None, 1, 1.0):
+        raise ValueError(f"guidance={guidance} with an envelope-preconditioned prior diverges (classifier-free "
+                         "guidance extrapolates between Gaussians of different variances); use guidance=None")
     feats = encoder.features(y16, _lip_features(v, n_video) if v is not None else None)  # (T_v, width)
     n_frames = spectral.to_spec(torch.from_numpy(y16)).shape[-1]
     old = getattr(prior, "precision", None)

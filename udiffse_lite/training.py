@@ -127,6 +127,28 @@ def dsm_loss(prior_or_net, sde: OUVESDE, s: torch.Tensor, video: torch.Tensor | 
     return (err.pow(2).sum(dim=1).mean(dim=(1, 2)) * w).sum() / w.sum()
 
 
+def envelope_loss(prior_or_net, s: torch.Tensor, video: torch.Tensor,
+                  uncond_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """L1 error of a network's envelope head (``UNetConfig(envelope=True)``) against ``unet.envelope_target``.
+
+    Args:
+        s: (B, F, T) complex clean compressed spectrograms; video: (B, T_v, p) their features.
+        uncond_mask: optional (B,) bool; those samples (null video) do not count.
+
+    Returns:
+        Scalar float32: the mean absolute error in normalised log-magnitude units over the kept samples
+        (about 0.8 for a head that predicts the mean envelope of speech).
+    """
+    from .unet import envelope_target
+
+    net = _unwrap(prior_or_net.net if hasattr(prior_or_net, "forward_net") else prior_or_net)
+    err = (net.envelope(video, s.shape[-1], batch=s.shape[0]).float() - envelope_target(s)).abs().mean(dim=(1, 2))
+    if uncond_mask is None:
+        return err.mean()
+    keep = (~torch.as_tensor(uncond_mask, dtype=torch.bool, device=err.device)).float()
+    return (err * keep).sum() / keep.sum().clamp(min=1.0)
+
+
 def score_dsm_loss(score_fn, sde: OUVESDE, s: torch.Tensor, t: float,
                    generator: torch.Generator | None = None) -> torch.Tensor:
     """Monte Carlo DSM loss at one diffusion time, from any score function:
@@ -173,6 +195,7 @@ class TrainConfig:
     cond_lr_mult: float = 1.0  # learning-rate multiplier of the video-conditioning blocks (and null video)
     snapshot_every: int = 0  # also export the EMA prior as prior_step{k}.pt every k steps (learning curves)
     loss_weight: str = "noise"  # "noise" (SGMSE), "snr" (1 + sigma^2/mu^2) or "edm" (1 + sigma^2/(mu sd)^2)
+    envelope_weight: float = 0.0  # weight of envelope_loss (networks with an envelope head; re-synthesis)
 
     def __post_init__(self):
         if self.crop_frames < 8:
@@ -189,6 +212,8 @@ class TrainConfig:
             raise ValueError(f"lr_decay must be 'none' or 'cosine', got {self.lr_decay!r}")
         if self.lr_warmup < 0 or self.cond_lr_mult <= 0 or not 0 <= self.lr_min_ratio <= 1:
             raise ValueError("need lr_warmup >= 0, cond_lr_mult > 0 and 0 <= lr_min_ratio <= 1")
+        if self.envelope_weight < 0:
+            raise ValueError(f"envelope_weight must be >= 0, got {self.envelope_weight}")
         if self.batch_size < 1 or self.steps < 0:
             raise ValueError("batch_size must be >= 1 and steps >= 0")
 
@@ -345,6 +370,7 @@ class Trainer:
         self.step = 0
         self.wall_time = 0.0  # seconds of training, summed over resumed runs
         self.val_loss: float | None = None
+        self.env_loss: torch.Tensor | None = None  # the last step's envelope_loss (envelope_weight > 0)
         self.history: list[dict] = []
 
     # ------------------------------------------------------------------ helpers
@@ -492,8 +518,13 @@ class Trainer:
             grp["lr"] = self.lr_at(self.step) * grp.get("lr_mult", 1.0)
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
             loss = dsm_loss(self.model, self.sde, S, v, g, uncond_mask=mask, weight=self.cfg.loss_weight)
+            total = loss
+            if cfg.envelope_weight > 0 and v is not None:
+                env = envelope_loss(self.model, S, v, mask)
+                self.env_loss = env.detach()
+                total = loss + cfg.envelope_weight * env
         self.opt.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
+        self.scaler.scale(total).backward()
         if cfg.grad_clip > 0:
             self.scaler.unscale_(self.opt)
             torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.grad_clip)
@@ -540,8 +571,10 @@ class Trainer:
             bar.update(1)
             if self.cfg.val_every and self.step % self.cfg.val_every == 0:
                 self.val_loss = self.validate()
-                self.history.append({"step": self.step, "loss": loss, "val_loss": self.val_loss})
-            bar.set_postfix(loss=f"{loss:.4f}", val=f"{self.val_loss:.4f}" if self.val_loss else "-")
+                self.history.append({"step": self.step, "loss": loss, "val_loss": self.val_loss,
+                                     **({"env_loss": float(self.env_loss)} if self.env_loss is not None else {})})
+            bar.set_postfix(loss=f"{loss:.4f}", val=f"{self.val_loss:.4f}" if self.val_loss else "-",
+                            **({"env": f"{float(self.env_loss):.3f}"} if self.env_loss is not None else {}))
             if self.out_dir is not None and self.cfg.ckpt_every and self.step % self.cfg.ckpt_every == 0:
                 self.save_checkpoint(self.out_dir / "last.pt")
             if self.out_dir is not None and self.cfg.snapshot_every and self.step % self.cfg.snapshot_every == 0:

@@ -34,7 +34,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .spectral import video_to_stft_frames
+from .spectral import HOP, SR, VIDEO_FPS, video_to_stft_frames
 
 CONDITIONINGS = ("none", "cross_attention", "film")
 _HAS_SDPA = hasattr(F, "scaled_dot_product_attention")  # torch >= 2.0
@@ -70,16 +70,23 @@ class UNetConfig:
     cond_image: int = 0  # k > 0 (FiLM only): the video features also become a k-channel
     # frequency-resolved image (a linear map to k x n_freq per frame) added at the input level: FiLM
     # scales whole channels, so it cannot say *which bins* hold energy; re-synthesis needs exactly that
+    envelope: bool = False  # True (FiLM only): a head predicts each STFT frame's log-magnitude envelope
+    # from the features (trained with its own regression loss: training.envelope_loss) and the network
+    # sees it as an input image; a learned map to an image (cond_image) stayed unused in training
     precond: str = "none"  # "none": the body predicts the noise z; "edm": it predicts a scaled clean
-    # spectrogram through EDM's c_in / c_skip / c_out (Karras et al. 2022), the output still read as z
+    # spectrogram through EDM's c_in / c_skip / c_out (Karras et al. 2022), the output still read as z;
+    # "envelope" (needs envelope=True): the same with a per-bin sigma_data, the envelope head's magnitude,
+    # so a zero body is the exact denoiser of the Gaussian CN(0, envelope^2) the features describe
     precond_sde: tuple = (1.5, 0.05, 0.5)  # (theta, sigma_min, sigma_max) of the SDE "edm" assumes
     sigma_data: float = 0.2  # rms |S| of a normalised compressed crop (training.SIGMA_DATA)
 
     def __post_init__(self):
         self.ch_mult = tuple(int(m) for m in self.ch_mult)
         self.precond_sde = tuple(float(x) for x in self.precond_sde)
-        if self.precond not in ("none", "edm"):
-            raise ValueError(f"precond must be 'none' or 'edm', got {self.precond!r}")
+        if self.precond not in ("none", "edm", "envelope"):
+            raise ValueError(f"precond must be 'none', 'edm' or 'envelope', got {self.precond!r}")
+        if self.precond == "envelope" and not self.envelope:
+            raise ValueError("precond='envelope' needs the envelope head (envelope=True, conditioning='film')")
         if self.conditioning not in CONDITIONINGS:
             raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got {self.conditioning!r}")
         if self.conditioning != "none" and self.video_dim <= 0:
@@ -90,6 +97,9 @@ class UNetConfig:
                              "conditioning='cross_attention' or 'film', or set video_dim=0")
         if self.cond_image and self.conditioning != "film":
             raise ValueError(f"cond_image={self.cond_image} needs conditioning='film' (time-aligned features), "
+                             f"got {self.conditioning!r}")
+        if self.envelope and self.conditioning != "film":
+            raise ValueError(f"envelope=True needs conditioning='film' (time-aligned features), "
                              f"got {self.conditioning!r}")
         if self.cond_image < 0:
             raise ValueError(f"cond_image must be >= 0 channels, got {self.cond_image}")
@@ -351,6 +361,50 @@ class FiLMBlock(nn.Module):
         return h * (1 + gamma[:, :, None, :]) + beta[:, :, None, :]
 
 
+ENV_FLOOR, ENV_MEAN, ENV_STD = 1e-3, -4.0, 1.7  # ln(|S| + floor) of max-normalised speech: mean, std
+
+
+def envelope_target(s: torch.Tensor) -> torch.Tensor:
+    """The envelope head's target: the normalised log-magnitude of a compressed spectrogram.
+
+    Args:
+        s: (B, F, T) complex compressed spectrogram (max |S| = 1 as in training).
+
+    Returns:
+        (B, F, T) float32 ``(ln(|S| + 1e-3) + 4) / 1.7``: about zero-mean and unit-variance on speech.
+    """
+    return (torch.log(s.abs().float() + ENV_FLOOR) - ENV_MEAN) / ENV_STD
+
+
+class EnvelopeHead(nn.Module):
+    """Video-rate features -> the log-magnitude envelope at the STFT rate, (B, F, T).
+
+    Each 25 fps feature frame gives the ``SR / HOP / VIDEO_FPS`` (= 5) STFT frames it covers, so STFT
+    frame ``j`` comes from feature frame ``j // 5`` (the alignment of ``video_to_stft_frames``).
+    Two temporal convolutions (kernel 3: 120 ms of context) and a linear read-out to 5 x F values.
+
+    Notebook: none yet (the re-synthesis chapter of issue 11)
+    """
+
+    def __init__(self, video_dim: int, n_freq: int, hidden: int = 256):
+        super().__init__()
+        sub = SR / HOP / VIDEO_FPS
+        if sub != int(sub):
+            raise ValueError(f"the envelope head needs an integer number of STFT frames per video frame, got {sub}")
+        self.sub, self.n_freq = int(sub), n_freq
+        self.net = nn.Sequential(nn.Conv1d(video_dim, hidden, 3, padding=1), nn.GELU(),
+                                 nn.Conv1d(hidden, hidden, 3, padding=1), nn.GELU(),
+                                 nn.Conv1d(hidden, self.sub * n_freq, 1))
+
+    def forward(self, v: torch.Tensor, n_frames: int) -> torch.Tensor:
+        e = self.net(v.transpose(1, 2))  # (B, sub * F, T_v)
+        B, _, T_v = e.shape
+        e = e.view(B, self.sub, self.n_freq, T_v).permute(0, 2, 3, 1).reshape(B, self.n_freq, T_v * self.sub)
+        if e.shape[-1] < n_frames:  # the last video frame covers the remaining STFT frames
+            e = torch.cat([e, e[..., -1:].expand(-1, -1, n_frames - e.shape[-1])], dim=-1)
+        return e[..., :n_frames]  # (B, F, T)
+
+
 class ScoreUNet(nn.Module):
     """NCSN++M-like score network, optionally conditioned on video features.
 
@@ -375,7 +429,7 @@ class ScoreUNet(nn.Module):
     def __init__(self, config: UNetConfig | None = None):
         super().__init__()
         self.config = cfg = config or UNetConfig()
-        if cfg.precond == "edm":
+        if cfg.precond in ("edm", "envelope"):
             from .sde import OUVESDE
 
             th, smin, smax = cfg.precond_sde
@@ -431,6 +485,9 @@ class ScoreUNet(nn.Module):
             self.up.append(level)
         assert not skips
         self.conv_out = nn.Conv2d(cfg.in_channels, 2, 1)
+        if cfg.precond == "envelope":  # start as the Gaussian denoiser of the predicted envelope
+            nn.init.zeros_(self.conv_out.weight)
+            nn.init.zeros_(self.conv_out.bias)
 
         self.cond = None
         if cfg.conditioning == "cross_attention":
@@ -448,14 +505,26 @@ class ScoreUNet(nn.Module):
             self.cond_img_in = nn.Conv2d(cfg.cond_image, nf, 1)
             nn.init.zeros_(self.cond_img_in.weight)  # starts as the plain FiLM network
             nn.init.zeros_(self.cond_img_in.bias)
+        if cfg.envelope:
+            self.env_head = EnvelopeHead(cfg.video_dim, cfg.n_freq)
+            self.env_in = nn.Conv2d(1, nf, 3, padding=1)
 
     # ------------------------------------------------------------------ helpers
     def n_params(self) -> int:
         """Number of parameters (including the fixed Fourier frequencies, as NCSN++ counts them)."""
         return sum(p.numel() for p in self.parameters())
 
-    def _video(self, v, uncond_mask, B: int, T: int, device) -> torch.Tensor | None:
-        """Validate v and apply the null embedding; FiLM gets features aligned to T frames."""
+    def envelope(self, v: torch.Tensor | None, n_frames: int, uncond_mask: torch.Tensor | None = None,
+                 batch: int | None = None) -> torch.Tensor:
+        """The envelope head's prediction (B, F, T) from video-rate features (B, T_v, p) (needs ``envelope``)."""
+        if not self.config.envelope:
+            raise ValueError("this network has no envelope head (UNetConfig(envelope=True))")
+        B = batch if batch is not None else (v.shape[0] if v is not None else 1)
+        vf = self._video(v, uncond_mask, B, n_frames, self.null_video.device, align=False)
+        return self.env_head(vf, n_frames)
+
+    def _video(self, v, uncond_mask, B: int, T: int, device, align: bool = True) -> torch.Tensor | None:
+        """Validate v and apply the null embedding; FiLM gets features aligned to T frames (align)."""
         if self.cond is None:
             return None
         p = self.config.video_dim
@@ -472,7 +541,7 @@ class ScoreUNet(nn.Module):
                 v = torch.where(m, null, v)  # (B, T_v, p)
         if getattr(self, "video_norm", None) is not None:
             v = self.video_norm(v)  # (B, T_v, p), each frame zero-mean and unit-variance, then scaled
-        if self.config.conditioning == "film":
+        if self.config.conditioning == "film" and align:
             v = video_to_stft_frames(v, T)  # (B, T, p)
         return v
 
@@ -493,23 +562,34 @@ class ScoreUNet(nn.Module):
         ``c_skip = sd^2 / (sigma'^2 + sd^2)``, ``c_out = sigma' sd / sqrt(sigma'^2 + sd^2)``,
         ``c_in = 1 / sqrt(sigma'^2 + sd^2)``), returned as ``(x - mu_t D) / sigma_t``. A body that
         outputs 0 is then the Gaussian prior ``CN(0, sd^2)``'s exact denoiser, not "no noise".
+        With ``precond="envelope"`` ``sd`` is per bin, ``exp(1.7 e - 4)`` from the envelope head's
+        prediction ``e`` (B, F, T) (the inverse of ``envelope_target``): where the features say
+        silence, a zero body already removes everything.
         """
         if self.config.precond == "none":
             return self._body(x, t, v, uncond_mask)
         B = x.shape[0]
+        env = None
+        if self.config.precond == "envelope":
+            vf = self._video(v, uncond_mask, B, x.shape[-1], x.device, align=False)
+            env = self.env_head(vf, x.shape[-1]).float()  # (B, F, T)
+            sd = torch.exp(env * ENV_STD + ENV_MEAN).clamp(min=1e-4)[:, None]  # (B, 1, F, T)
+        else:
+            sd = self.config.sigma_data
         tt = torch.as_tensor(t, dtype=torch.float32, device=x.device)
         tt = tt.expand(B) if tt.dim() == 0 else tt
         mu = self._precond_sde.mean_factor(tt).view(B, 1, 1, 1)
         sig = self._precond_sde.std(tt).view(B, 1, 1, 1)
-        sd, sp = self.config.sigma_data, sig / mu
+        sp = sig / mu
         norm = (sp ** 2 + sd ** 2).sqrt()
         xs = x.float() / mu
-        out = self._body((xs / norm).to(x.dtype), t, v, uncond_mask).float()
+        out = self._body((xs / norm).to(x.dtype), t, v, uncond_mask,
+                         **({"env": env} if env is not None else {})).float()
         D = (sd ** 2 / norm ** 2) * xs + (sp * sd / norm) * out
         return (x.float() - mu * D) / sig
 
     def _body(self, x: torch.Tensor, t: torch.Tensor, v: torch.Tensor | None = None,
-              uncond_mask: torch.Tensor | None = None) -> torch.Tensor:
+              uncond_mask: torch.Tensor | None = None, env: torch.Tensor | None = None) -> torch.Tensor:
         cfg = self.config
         if x.dim() != 4 or x.shape[1] != cfg.in_channels:
             raise ValueError(f"x must be (B, {cfg.in_channels}, F, T) (real/imag channels), got {tuple(x.shape)}")
@@ -525,7 +605,11 @@ class ScoreUNet(nn.Module):
             t = t.expand(B)
         if t.shape != (B,):
             raise ValueError(f"t must be a scalar or of shape ({B},), got {tuple(t.shape)}")
-        v = self._video(v, uncond_mask, B, T, x.device)
+        v = self._video(v, uncond_mask, B, T, x.device, align=False)  # (B, T_v, p) or None
+        if cfg.envelope and env is None:
+            env = self.env_head(v, T)  # (B, F, T)
+        if cfg.conditioning == "film":
+            v = video_to_stft_frames(v, T)  # (B, T, p)
 
         temb = self.temb(self.fourier(t))  # (B, 4 nf)
         pyramid_in = x  # (B, 2, F, T)
@@ -535,6 +619,10 @@ class ScoreUNet(nn.Module):
                 raise ValueError(f"cond_image needs F={cfg.n_freq} frequency bins, got {Fq}")
             img = self.cond_img(v).view(B, T, cfg.cond_image, Fq).permute(0, 2, 3, 1)  # (B, k, F, T)
             h = h + self.cond_img_in(img.to(h.dtype))
+        if env is not None:
+            if Fq != cfg.n_freq:
+                raise ValueError(f"the envelope head needs F={cfg.n_freq} frequency bins, got {Fq}")
+            h = h + self.env_in(env[:, None].to(h.dtype))
         h = self._condition(0, h, v)  # (B, nf, F, T)
         hs, j = [h], 1
         for level in self.down:
