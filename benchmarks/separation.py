@@ -24,6 +24,7 @@ import numpy as np
 from udiffse_lite import metrics
 from udiffse_lite.data.mix import make_separation_mixtures
 from udiffse_lite.evaluation import _lips, _load_prior
+from udiffse_lite.spectral import expected_video_frames
 from udiffse_lite.separation import separate
 
 
@@ -61,7 +62,8 @@ def main(argv=None):
         g = None if w == 1.0 else w
         per = {"true": [], "swapped": [], "none (best order)": []}
         for m in mixes:
-            l1, l2 = (_lips({"lips": p}) for p in m["lips"])
+            n_v = expected_video_frames(len(m["x"]))  # the mixture is cut from the start of both utterances
+            l1, l2 = (_lips({"lips": p})[:n_v] for p in m["lips"])
             kw = dict(prior=prior, noise_prior=noise, n_steps=args.steps, n_samples=2, guidance=g,
                       precision="auto", coupling=args.coupling)
             t0 = time.perf_counter()
