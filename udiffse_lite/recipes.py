@@ -60,6 +60,10 @@ _AV_STAGE2 = dict(batch_size=8, crop_frames=128, lr=2e-4, steps=3000, ema_decay=
                   speed_perturb=0.15, lr_warmup=50, lr_decay="cosine", val_every=500, ckpt_every=100,
                   snapshot_every=500)
 
+# the re-synthesisers: 10 % condition dropout, no speed perturbation (the features describe the
+# unperturbed spectrum)
+_RESYNTH = {**_AV_STAGE2, "p_uncond": 0.1, "speed_perturb": 0.0}
+
 # the noise types a noise prior trains on: babble (speech-like) and clatter (impulsive) stay unseen
 NOISE_PRIOR_TYPES = ("white", "pink", "brown", "hum", "traffic", "ventilation")
 
@@ -115,24 +119,22 @@ RECIPES: dict[str, Recipe] = {
                                  "tiny-ao (--init-from); its one-step estimate ignored the features",
                                  net={"video_norm": True}),
     "tiny-resynth-image": Recipe("tiny", "film",
-                                 _tc(**{**_AV_STAGE2, "p_uncond": 0.1, "steps": 2000, "speed_perturb": 0.0},
-                                     cond_lr_mult=3.0, loss_weight="edm"),
+                                 _tc(**{**_RESYNTH, "steps": 2000}, cond_lr_mult=3.0, loss_weight="edm"),
                                  "stage 2 of the first re-synthesiser: FiLM plus the features as a 4-channel "
                                  "learned frequency-resolved image at the input, warm-started (--init-from) from "
                                  "tiny-resynth-film1; the features still changed its one-step estimate by only "
                                  "0.1-0.3 dB",
                                  net={"video_norm": True, "cond_image": 4}),
     "tiny-resynth-zpred": Recipe("tiny", "film",
-                                 _tc(**{**_AV_STAGE2, "p_uncond": 0.1, "steps": 3000, "speed_perturb": 0.0,
-                                        "lr_warmup": 100}, loss_weight="edm", envelope_weight=1.0),
+                                 _tc(**{**_RESYNTH, "steps": 3000, "lr_warmup": 100}, loss_weight="edm",
+                                     envelope_weight=1.0),
                                  "the envelope head with a noise-predicting body, from scratch: the head learned "
                                  "the envelope (L1 0.20 from clean features), but generations kept a noise floor "
                                  "even where the envelope said silence (LSD 24 dB from clean features); 1,000 more "
                                  "steps with the plain noise loss changed nothing",
-                                 net={"video_norm": True, "envelope": True, "precond": "envelope"}),
+                                 net={"video_norm": True, "envelope": True}),
     "tiny-resynth": Recipe("tiny", "film",
-                           _tc(**{**_AV_STAGE2, "p_uncond": 0.1, "steps": 2000, "speed_perturb": 0.0,
-                                  "lr_warmup": 100}, loss_weight="snr", envelope_weight=1.0),
+                           _tc(**{**_RESYNTH, "steps": 2000, "lr_warmup": 100}, loss_weight="snr", envelope_weight=1.0),
                            "the re-synthesiser of AV2Wav-lite, trained from scratch on clean speech: FiLM from "
                            "the 128 noise-robust AV features (`robust-av extract`, --features "
                            "<corpus>/features/robust), layer-normalised; an envelope head predicts each STFT "
@@ -143,8 +145,8 @@ RECIPES: dict[str, Recipe] = {
                            "generation starts from the prior's noise, not the mixture",
                            net={"video_norm": True, "envelope": True, "precond": "envelope"}),
     "tiny-resynth-ft": Recipe("tiny", "film",
-                              _tc(**{**_AV_STAGE2, "p_uncond": 0.1, "steps": 1000, "speed_perturb": 0.0,
-                                     "lr": 1e-4, "lr_warmup": 50}, loss_weight="edm", envelope_weight=1.0),
+                              _tc(**{**_RESYNTH, "steps": 1000, "lr": 1e-4, "lr_warmup": 50}, loss_weight="edm",
+                                  envelope_weight=1.0),
                               "AV2Wav-lite's fine-tuning (issue 11, item 4): tiny-resynth (--init-from) trained "
                               "on pairs, features of a noisy version of each utterance (`robust-av extract "
                               "--noisy-snr -5 10`, --features <corpus>/features/robust_noisy) and its clean "
