@@ -161,3 +161,16 @@ def test_resynthesize_generates_from_features_and_checks_its_input():
         ul.resynthesize(y, 16000, prior=ScorePrior(ScoreUNet(UNetConfig(nf=8, ch_mult=(1, 2)))))
     with pytest.raises(FileNotFoundError, match="tiny-resynth"):
         ul.resynthesize(y, 16000)
+
+
+def test_lip_frames_give_the_same_features_as_uint8_float_255_or_float_01():
+    """resynthesize passes lip frames on as float 0..255 (samplers._check_video); they must give the
+    lip encoder's features of the uint8 frames, not those of saturated white frames."""
+    from udiffse_lite.examples import load_example
+    from udiffse_lite.resynthesis import _lip_features
+
+    lips = load_example("matched-1").lips[:20]  # uint8
+    ref = _lip_features(lips, 20)
+    torch.testing.assert_close(_lip_features(lips.astype(np.float32), 20), ref, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(_lip_features(lips.astype(np.float32) / 255, 20), ref, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(_lip_features(torch.from_numpy(lips).float(), 20), ref, rtol=1e-4, atol=1e-4)

@@ -28,9 +28,10 @@ def _lip_features(lips, n_video: int) -> torch.Tensor:
     if v.dim() == 3:
         from .visual import load_lip_encoder
 
-        frames = v if v.dtype == torch.uint8 else (v.float().clamp(0, 1) * 255).round().to(torch.uint8)
+        # uint8 (0..255) or float frames (0..1, or 0..255 as samplers._check_video passes them on): the
+        # lip encoder standardises every clip, so the scale of float frames does not matter
         with torch.no_grad():
-            v = load_lip_encoder()(frames[None])[0]
+            v = load_lip_encoder()(v[None])[0]
     if v.shape[0] < n_video:  # a frame short at the end: repeat the last one
         v = torch.cat([v, v[-1:].expand(n_video - v.shape[0], -1)])
     return v[:n_video].float()
