@@ -159,8 +159,9 @@ def test_resynthesize_generates_from_features_and_checks_its_input():
         ul.resynthesize(y, 16000, lips=np.zeros((60, 64), np.float32), prior=prior)
     with pytest.raises(ValueError, match="128 features"):
         ul.resynthesize(y, 16000, prior=ScorePrior(ScoreUNet(UNetConfig(nf=8, ch_mult=(1, 2)))))
-    with pytest.raises(FileNotFoundError, match="tiny-resynth"):
-        ul.resynthesize(y, 16000)
+    assert ul.resynthesize(y[:8000], 16000, n_steps=2).shape == (8000,)  # the shipped tiny-resynth by default
+    with pytest.raises(ValueError, match="guidance"):
+        ul.resynthesize(y, 16000, guidance=3.0)
 
 
 def test_lip_frames_give_the_same_features_as_uint8_float_255_or_float_01():

@@ -19,7 +19,7 @@ import torch
 
 from . import spectral
 
-DEFAULT_PRIOR = "tiny-resynth-ft"  # the synthesiser fine-tuned on noisy features (docs/resynthesis.md)
+DEFAULT_PRIOR = "tiny-resynth"  # fine-tuning on noisy features (tiny-resynth-ft) measured no better
 
 
 def _lip_features(lips, n_video: int) -> torch.Tensor:
@@ -45,8 +45,8 @@ def resynthesize(y, sr: int, *, lips=None, prior=None, encoder=None, n_steps: in
         y: (L,) float waveform at ``sr``.
         lips: lip frames (T_v, 88, 88) or lip features (T_v, 64) at 25 fps; None re-synthesises
             from the audio alone (the encoder was trained for that view too, but it is weaker).
-        prior: the feature-conditioned prior (default ``load_pretrained(DEFAULT_PRIOR)``, the
-            fine-tuned ``tiny-resynth-ft``; ``"tiny-resynth"`` is the one trained on clean features only).
+        prior: the feature-conditioned prior (default ``load_pretrained(DEFAULT_PRIOR)``, the shipped
+            ``tiny-resynth``, trained on the clean speech's features only).
         encoder: the robust AV encoder (default the shipped one).
         n_steps, guidance, precision: of the prior sampler (``SamplerConfig``); ``n_samples``
             chains are generated and the first is returned (an average of generations blurs).
@@ -75,7 +75,7 @@ def resynthesize(y, sr: int, *, lips=None, prior=None, encoder=None, n_steps: in
     n_video = spectral.expected_video_frames(len(y16))
     v = _check_video(lips, len(y16)) if lips is not None else None
     if prior is None and DEFAULT_PRIOR not in PRETRAINED:
-        raise FileNotFoundError("no re-synthesis prior ships yet (issue 11): train one with `python -m udiffse_lite "
+        raise FileNotFoundError(f"the re-synthesis prior {DEFAULT_PRIOR!r} is not in this package: train one with `python -m udiffse_lite "
                                 "robust-av extract --corpus data/corpus` then `python -m udiffse_lite train --config "
                                 "tiny-resynth --corpus data/corpus --features data/corpus/features/robust --out "
                                 "runs/tiny-resynth` (or `make resynth`), and pass "
