@@ -93,7 +93,7 @@ nqe: corpus
 phones: corpus
 	$(PY) -m udiffse_lite phones train --corpus $(CORPUS)
 
-# the re-synthesiser of AV2Wav-lite (issue 11; not shipped yet): about 30 + 12 min on 2 CPU cores
+# the re-synthesiser of AV2Wav-lite (issue 11; ships as tiny-resynth): about 23 + 11 min on 2 CPU cores
 resynth: corpus
 	$(PY) -m udiffse_lite robust-av extract --corpus $(CORPUS)
 	$(PY) -m udiffse_lite train --config tiny-resynth --corpus $(CORPUS) --features $(CORPUS)/features/robust \

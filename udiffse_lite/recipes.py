@@ -130,7 +130,7 @@ RECIPES: dict[str, Recipe] = {
                                      envelope_weight=1.0),
                                  "the envelope head with a noise-predicting body, from scratch: the head learned "
                                  "the envelope (L1 0.20 from clean features), but generations kept a noise floor "
-                                 "even where the envelope said silence (LSD 24 dB from clean features); 1,000 more "
+                                 "even where the envelope said silence (seen in its spectrograms); 1,000 more "
                                  "steps with the plain noise loss changed nothing",
                                  net={"video_norm": True, "envelope": True}),
     "tiny-resynth": Recipe("tiny", "film",
