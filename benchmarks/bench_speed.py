@@ -22,9 +22,43 @@ import torch
 from udiffse_lite.evaluation import _load_prior, score_mixtures, validation_mixtures
 
 
+def plot(pts, path) -> None:
+    """Gain against RTF, one colour per precision; ``pts``: (precision, steps, chains, rtf, gain)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    fig, ax = plt.subplots(figsize=(6, 3.6), layout="constrained")
+    for prec in dict.fromkeys(p[0] for p in pts):
+        sel = [p for p in pts if p[0] == prec]
+        ax.plot([p[3] for p in sel], [p[4] for p in sel], "o", label=prec)
+        for p in sel:
+            ax.annotate(f"{p[1]}x{p[2]}", (p[3], p[4]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.axvline(1.0, color="k", lw=0.6, ls="--")
+    ax.set(xscale="log", xlabel="real-time factor (s per s of audio)", ylabel="SI-SDR gain (dB)",
+           title="UDiffSE+ speed against quality (steps x chains)")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xticks([t for t in (0.1, 0.2, 0.3, 0.5, 1, 2, 3, 5, 10) if min(p[3] for p in pts) / 1.5 < t < max(p[3] for p in pts) * 1.5])
+    ax.legend()
+    fig.savefig(path, dpi=110)
+
+
+def points_from_table(path) -> list:
+    """The (precision, steps, chains, rtf, gain) rows of a table this script wrote (to re-plot it)."""
+    pts = []
+    for line in open(path):
+        c = [x.strip() for x in line.strip().strip("|").split("|")]
+        if len(c) == 8 and c[0].isdigit():
+            pts.append((c[2], int(c[0]), int(c[1]), float(c[4]), float(c[5])))
+    return pts
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--corpus", required=True)
+    ap.add_argument("--corpus", default=None, help="the corpus (required unless --replot)")
     ap.add_argument("--prior", default="tiny-ao")
     ap.add_argument("--grid", nargs="+", default=["30x4", "30x2", "10x2", "8x1", "6x1", "4x1"],
                     help="STEPSxCHAINS settings")
@@ -33,9 +67,17 @@ def main(argv=None):
     ap.add_argument("--snrs", nargs="+", type=float, default=[-5, 0, 5])
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--replot", default=None, help="only re-draw the plot of a <out>.table.md this script wrote")
     args = ap.parse_args(argv)
+    if args.replot:
+        from pathlib import Path
+
+        plot(points_from_table(args.replot), Path(args.replot.replace(".table.md", ".png")))
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
+    if not args.corpus:
+        ap.error("--corpus is required (python -m udiffse_lite corpus --preset small --out data/corpus)")
     mixes = validation_mixtures(args.corpus, snrs=tuple(args.snrs), seconds=args.seconds)
     prior = _load_prior(args.prior, "cpu")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
@@ -63,22 +105,7 @@ def main(argv=None):
 
         out = Path(args.out)
         out.with_suffix(".table.md").write_text("\n".join(head + rows) + f"\n\n![gain against RTF]({out.stem}.png)\n")
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(6, 3.6), layout="constrained")
-        for prec in args.precisions:
-            sel = [p for p in pts if p[0] == prec]
-            ax.plot([p[3] for p in sel], [p[4] for p in sel], "o", label=prec)
-            for p in sel:
-                ax.annotate(f"{p[1]}x{p[2]}", (p[3], p[4]), fontsize=7, xytext=(3, 3), textcoords="offset points")
-        ax.axvline(1.0, color="k", lw=0.6, ls="--")
-        ax.set(xscale="log", xlabel="real-time factor (s per s of audio)", ylabel="SI-SDR gain (dB)",
-               title="UDiffSE+ speed against quality (steps x chains)")
-        ax.legend()
-        fig.savefig(out.with_suffix(".png"), dpi=110)
+        plot(pts, out.with_suffix(".png"))
 
 
 if __name__ == "__main__":

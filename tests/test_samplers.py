@@ -346,6 +346,21 @@ def test_channels_last_gives_the_same_scores():
     assert not prior.channels_last
 
 
+def test_auto_precision_keeps_fp32_on_a_channels_last_cpu(monkeypatch):
+    """bf16 autocast measured slower than fp32 on a channels-last CPU at 1-2 chains (docs/speed.md):
+    "auto" picks bf16 only where it is native *and* the CPU network is not channels-last."""
+    from udiffse_lite import priors
+    from udiffse_lite.unet import ScoreUNet, UNetConfig
+
+    prior = priors.ScorePrior(ScoreUNet(UNetConfig(nf=8, ch_mult=(1, 2, 2), n_freq=64)))
+    for native in (True, False):
+        monkeypatch.setattr(priors, "bf16_is_fast", lambda device, _n=native: _n)
+        assert prior.set_channels_last(False).set_precision("auto").precision == ("bf16" if native else "fp32")
+        assert prior.set_channels_last(True).set_precision("auto").precision == "fp32"
+    with pytest.raises(ValueError, match="precision must be"):
+        prior.set_precision("fp16")
+
+
 def test_compiled_network_gives_the_same_scores_and_saves_the_plain_weights(tmp_path):
     from udiffse_lite.priors import ScorePrior
     from udiffse_lite.unet import ScoreUNet, UNetConfig
@@ -391,3 +406,21 @@ def test_half_precision_checkpoint_loads_as_float32_with_the_same_scores(tmp_pat
         a, b = prior.score(s, 0.5), loaded.score(s, 0.5)
     err = float((b - a).abs().pow(2).mean() / a.abs().pow(2).mean())
     assert 0 < err < 1e-5  # float16 rounding of the weights: small, and not zero (it was rounded)
+
+
+def test_wiener_gain_floor_keeps_that_much_of_the_mixture():
+    """The "wiener" output's gain is Ps / (Ps + Pn), clamped from below by gain_floor: with no speech
+    power at all the output is exactly gain_floor x the mixture, and a floor of 0 is the plain filter."""
+    from udiffse_lite.samplers import _wiener_gain
+
+    Ps = torch.tensor([[0.0, 1.0, 3.0]])
+    Pn = torch.tensor([[1.0, 1.0, 1.0]])
+    torch.testing.assert_close(_wiener_gain(Ps, Pn, SamplerConfig()), torch.tensor([[0.0, 0.5, 0.75]]))
+    torch.testing.assert_close(_wiener_gain(Ps, Pn, SamplerConfig(gain_floor=0.6)), torch.tensor([[0.6, 0.6, 0.75]]))
+    X = complex_randn((F, 20), torch.Generator().manual_seed(0))
+    silent = GaussianPrior(torch.full((F, 1), 1e-8))  # the chains find no speech: the floor is the output
+    out = udiffse_plus(silent, X, cfg=SamplerConfig(n_steps=4, n_samples=1, gain_floor=0.3),
+                       generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(out, 0.3 * X, rtol=1e-3, atol=1e-4)
+    with pytest.raises(ValueError, match="gain_floor"):
+        SamplerConfig(gain_floor=1.5)

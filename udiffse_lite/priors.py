@@ -186,12 +186,15 @@ class ScorePrior(torch.nn.Module):
 
     def set_precision(self, precision: str) -> "ScorePrior":
         """Run the network in ``"fp32"``, ``"bf16"`` (autocast; fast on CPUs with AMX-BF16 and on
-        recent GPUs) or ``"auto"`` (bf16 where the hardware has it). Returns ``self``.
+        recent GPUs) or ``"auto"``: bf16 where the hardware has it, except a CPU running
+        channels-last (what :func:`load_pretrained` sets there), where fp32 measured as fast at
+        2 chains and 15 % faster at 1 (``docs/speed.md``). Returns ``self``.
 
         Notebook: 09_udiffse_plus.ipynb
         """
         if precision == "auto":
-            precision = "bf16" if bf16_is_fast(self._device()) else "fp32"
+            dev = self._device()
+            precision = "bf16" if bf16_is_fast(dev) and not (dev.type == "cpu" and self.channels_last) else "fp32"
         if precision not in ("fp32", "bf16"):
             raise ValueError(f"precision must be 'fp32', 'bf16' or 'auto', got {precision!r}")
         self.precision = precision
