@@ -33,6 +33,7 @@ KNOBS = {
     "start": ["mixture", "scaled"],
     "predictor": ["ancestral", "euler-maruyama"],
     "output": ["mean", "wiener"],
+    "gain_floor": [0.0, 0.1, 0.2, 0.3],
 }
 
 

@@ -85,7 +85,8 @@ class SamplerConfig:
     start: str = "mixture"  # "mixture": X + sigma_1 z (reference); "scaled": mu_1 X + sigma_1 z
     output: str = "wiener"  # "wiener": the mixture through the gain E|S|^2 / (E|S|^2 + V) from the chains and the
     # final NMF (+1.4 dB SI-SDR on the validation mixtures over "mean"); "mean" of the chains (the papers)
-    gain_floor: float = 0.0  # "wiener" output: the gain never falls below this (0: a plain Wiener filter)
+    gain_floor: float = 0.0  # "wiener" output: the gain never falls below this (0: a plain Wiener filter); floors of
+    # 0.2-0.4 measured no better PESQ-WB (+0.003) for less SI-SDR (docs/sweep_sampler.md)
     predictor: str = "ancestral"  # "ancestral" (stable at any step count) or "euler-maruyama" (reference)
     likelihood_step: str = "implicit"  # reference schedule: "implicit" (proximal, stable) or "explicit"
     guidance: float | None = 2.0  # classifier-free guidance weight w for AV priors given video (1 or None:
@@ -670,9 +671,9 @@ PRESETS: dict[str, dict] = {
     "default": {},
     # every choice of the reference code (SamplerConfig.reference), at the caller's steps and chains
     "reference": {k: v for k, v in vars(SamplerConfig.reference()).items() if k not in ("n_steps", "n_samples")},
-    # real time on a 2-core CPU with the tiny priors (docs/speed.md): 16 steps, one chain, bf16 where native,
-    # no guidance. On the 16 validation mixtures (quiet, 2 threads): +5.56 dB, 82 % of the default's +6.80, RTF 0.8;
-    # 10 steps lose PESQ-WB at r = 0.75 (+3.79 dB, -0.072) and keep only 64 % at r = 0.6 (+4.38 dB)
+    # real time on a 2-core CPU with the tiny priors (docs/speed.md): 16 steps, one chain, bf16 where it is
+    # faster (not on a channels-last CPU), no guidance. On the 24 validation mixtures (quiet, 2 threads, session 8):
+    # +4.71 dB, 85 % of the default's +5.53, RTF 0.67 (docs/speed.md); 10 steps keep 66 % (+3.66 dB)
     "fast": {"n_steps": 16, "n_samples": 1, "precision": "auto", "guidance": 1.0},
     # more steps or chains measured no better on the tiny priors (50 x 2: +6.73 dB, 30 x 4: +6.67, default +6.80):
     # "best" is the default until a stronger prior makes them pay (docs/speed.md)
