@@ -162,6 +162,13 @@ def test_resynthesize_generates_from_features_and_checks_its_input():
     assert ul.resynthesize(y[:8000], 16000, n_steps=2).shape == (8000,)  # the shipped tiny-resynth by default
     with pytest.raises(ValueError, match="guidance"):
         ul.resynthesize(y, 16000, guidance=3.0)
+    for bad, match in ((dict(phase="bogus"), "phase must be"), (dict(magnitude="mean"), "magnitude must be"),
+                       (dict(magnitude="envelope", phase="generated"), "no phase of its own"),
+                       (dict(magnitude="envelope"), "envelope head"), (dict(gl_iters=-1), "gl_iters")):
+        with pytest.raises(ValueError, match=match):
+            ul.resynthesize(y, 16000, prior=prior, **bad)
+    gen = ul.resynthesize(y, 16000, lips=lips, prior=prior, n_steps=3, phase="generated")
+    assert gen.shape == y.shape and np.isfinite(gen).all() and not np.allclose(gen, out)
 
 
 def test_lip_frames_give_the_same_features_as_uint8_float_255_or_float_01():

@@ -17,6 +17,8 @@ Notebook: 01_stft_domain.ipynb
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 import torch
@@ -151,6 +153,44 @@ def to_wave(S: torch.Tensor, length: int, cfg: SpecConfig = DEFAULT) -> torch.Te
     Notebook: 01_stft_domain.ipynb
     """
     return istft(decompress(S, cfg), length, cfg)
+
+
+def griffin_lim(M: torch.Tensor, length: int, n_iter: int = 64, phase: torch.Tensor | None = None,
+                momentum: float = 0.99, generator: torch.Generator | None = None,
+                cfg: SpecConfig = DEFAULT) -> torch.Tensor:
+    """A waveform whose compressed spectrogram has the magnitude ``M``: Griffin-Lim's alternating
+    projections (fast variant, Perraudin et al. 2013, with ``momentum``; 0 is the original).
+
+    A generated or estimated magnitude is rarely the magnitude of any signal; each iteration
+    keeps the phase of the STFT of the current waveform and puts ``M`` back, which never
+    increases ``|| |to_spec(x)| - M ||`` (the original algorithm; the momentum speeds it up).
+    Compression keeps the phase, so iterating in the compressed domain is Griffin-Lim on the
+    linear magnitude ``decompress(M)``.
+
+    Args:
+        M: (..., 256, T) non-negative compressed magnitude.
+        length: samples of the waveform.
+        phase: optional (..., 256, T) complex start (its angle is used); default random.
+
+    Returns:
+        (..., length) float waveform.
+
+    Notebook: none yet (the re-synthesis chapter of issue 11)
+    """
+    if phase is None:
+        ang = 2 * math.pi * torch.rand(M.shape, generator=generator, device=M.device)
+        P = torch.polar(torch.ones_like(M), ang)
+    else:
+        P = phase / phase.abs().clamp_min(1e-12)
+    prev = None
+    for _ in range(n_iter):
+        C = to_spec(to_wave(M * P, length, cfg), cfg)
+        if momentum and prev is not None:
+            C, prev = C + momentum * (C - prev), C
+        else:
+            prev = C
+        P = C / C.abs().clamp_min(1e-12)
+    return to_wave(M * P, length, cfg)
 
 
 def pad_frames(S: torch.Tensor, multiple: int) -> tuple[torch.Tensor, int]:

@@ -376,6 +376,11 @@ def envelope_target(s: torch.Tensor) -> torch.Tensor:
     return (torch.log(s.abs().float() + ENV_FLOOR) - ENV_MEAN) / ENV_STD
 
 
+def envelope_magnitude(env: torch.Tensor) -> torch.Tensor:
+    """The inverse of :func:`envelope_target`: a compressed magnitude ``exp(1.7 e - 4) - 1e-3`` (>= 0)."""
+    return (torch.exp(env.float() * ENV_STD + ENV_MEAN) - ENV_FLOOR).clamp_min(0.0)
+
+
 class EnvelopeHead(nn.Module):
     """Video-rate features -> the log-magnitude envelope at the STFT rate, (B, F, T).
 
