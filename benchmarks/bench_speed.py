@@ -67,6 +67,8 @@ def main(argv=None):
     ap.add_argument("--snrs", nargs="+", type=float, default=[-5, 0, 5])
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--bf16-min-t", type=float, default=None,
+                    help="in bf16, run the network in fp32 below this t (default: the prior's, 0.2)")
     ap.add_argument("--replot", default=None, help="only re-draw the plot of a <out>.table.md this script wrote")
     args = ap.parse_args(argv)
     if args.replot:
@@ -80,6 +82,8 @@ def main(argv=None):
         ap.error("--corpus is required (python -m udiffse_lite corpus --preset small --out data/corpus)")
     mixes = validation_mixtures(args.corpus, snrs=tuple(args.snrs), seconds=args.seconds)
     prior = _load_prior(args.prior, "cpu")
+    if args.bf16_min_t is not None:
+        prior.bf16_min_t = args.bf16_min_t
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     head = [f"Measured by `python benchmarks/bench_speed.py {' '.join(argv or __import__('sys').argv[1:])}`; "
             f"commit `{commit}`; {platform.machine()} CPU, {torch.get_num_threads()} torch threads; "

@@ -361,6 +361,27 @@ def test_auto_precision_keeps_fp32_on_a_channels_last_cpu(monkeypatch):
         prior.set_precision("fp16")
 
 
+def test_bf16_runs_the_last_steps_in_fp32():
+    """In bf16 the network runs in fp32 below t = bf16_min_t: there the score equals fp32's exactly,
+    above it differs by bf16 rounding; bf16_min_t = 0 is bf16 everywhere."""
+    from udiffse_lite.priors import ScorePrior
+    from udiffse_lite.unet import ScoreUNet, UNetConfig
+
+    torch.manual_seed(0)
+    prior = ScorePrior(ScoreUNet(UNetConfig(nf=8, ch_mult=(1, 2, 2), n_freq=64))).eval()
+    with torch.no_grad():
+        for p in prior.net.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+        s = complex_randn((2, 64, 20), torch.Generator().manual_seed(1))
+        ref = {t: prior.set_precision("fp32").score(s, t) for t in (0.1, 0.5)}
+        prior.set_precision("bf16")
+        assert prior.bf16_min_t == 0.2
+        torch.testing.assert_close(prior.score(s, 0.1), ref[0.1], rtol=0, atol=0)
+        assert not torch.equal(prior.score(s, 0.5), ref[0.5])
+        prior.bf16_min_t = 0.0
+        assert not torch.equal(prior.score(s, 0.1), ref[0.1])
+
+
 def test_compiled_network_gives_the_same_scores_and_saves_the_plain_weights(tmp_path):
     from udiffse_lite.priors import ScorePrior
     from udiffse_lite.unet import ScoreUNet, UNetConfig

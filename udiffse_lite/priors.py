@@ -183,12 +183,19 @@ class ScorePrior(torch.nn.Module):
         return next(self.net.parameters()).device
 
     precision: str = "fp32"  # "fp32" or "bf16" (autocast for the network's forward; see set_precision)
+    bf16_min_t: float = 0.2  # in bf16, diffusion times below this still run in fp32 (see set_precision)
 
     def set_precision(self, precision: str) -> "ScorePrior":
         """Run the network in ``"fp32"``, ``"bf16"`` (autocast; fast on CPUs with AMX-BF16 and on
         recent GPUs) or ``"auto"``: bf16 where the hardware has it, except a CPU running
         channels-last (what :func:`load_pretrained` sets there), where fp32 measured as fast at
         2 chains and 15 % faster at 1 (``docs/speed.md``). Returns ``self``.
+
+        In bf16 the network still runs in fp32 at diffusion times below ``bf16_min_t`` (0.2: the
+        last fifth of the reverse steps, where the estimate is refined): on the 24 validation
+        mixtures the SI-SDR gap to fp32 at 30 x 2 fell from 0.11 dB (all bf16) to 0.09 (fp32 below
+        t = 0.1) and 0.07 dB (below 0.2) at no measured cost in speed. ``bf16_min_t = 0`` is bf16
+        throughout.
 
         Notebook: 09_udiffse_plus.ipynb
         """
@@ -238,7 +245,8 @@ class ScorePrior(torch.nn.Module):
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         dev = x.device.type
-        with torch.autocast(dev, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+        bf16 = self.precision == "bf16" and not (self.bf16_min_t > 0 and float(t.min()) < self.bf16_min_t)
+        with torch.autocast(dev, dtype=torch.bfloat16, enabled=bf16):
             net = self.compiled if self.compiled is not None else self.net
             if uncond_mask is None:
                 out = net(x, t, v)  # (B, 2, F, T_pad)
