@@ -6,8 +6,9 @@
 
 For every split: mixtures at -5 / 0 / +5 dB (the test noise library's types in turn) and babble at
 0 dB (the weak case), ``--n`` utterances each. Systems: the input; AV2Wav-lite (``resynthesize``,
-30 steps, lips) before and after fine-tuning; AV-UDiffSE+ (``enhance`` with tiny-av, defaults);
-and, as the synthesiser's ceiling, re-synthesis from the *clean* audio's features. Metrics:
+30 steps, lips, its defaults: Griffin-Lim phase on the mean magnitude of 4 chains) before and after
+fine-tuning; the envelope head's magnitude with Griffin-Lim phase (no diffusion: the baseline);
+AV-UDiffSE+ (``enhance`` with tiny-av, defaults); and, as the synthesiser's ceiling, re-synthesis from the *clean* audio's features. Metrics:
 SI-SDR, PESQ-WB, ESTOI, the phone error rate of the course's phone recogniser (the WER stand-in,
 :mod:`udiffse_lite.phones`; lower is better) and the scale-invariant log-spectral distance
 (phase-blind; lower is better). Every cell is a mean +- 95 % interval over the mixtures.
@@ -76,6 +77,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     rec = load_phone_recognizer()
     systems = {"input": None, "AV2Wav-lite": _load_prior(args.prior, "cpu")}
+    systems["envelope head + Griffin-Lim (no diffusion)"] = systems["AV2Wav-lite"]
     if args.finetuned:
         systems["AV2Wav-lite fine-tuned"] = _load_prior(args.finetuned, "cpu")
     if not args.no_udiffse:
@@ -95,6 +97,8 @@ def main(argv=None):
                         y = m["x"]
                     elif name == "AV-UDiffSE+":
                         y = enhance(m["x"], 16000, prior=prior, video=lips, precision="auto")
+                    elif name.startswith("envelope head"):
+                        y = resynthesize(m["x"], 16000, lips=lips, prior=prior, precision="auto", magnitude="envelope")
                     elif "clean features" in name:
                         y = resynthesize(m["s"], 16000, lips=lips, prior=prior, precision="auto")
                     else:
