@@ -328,7 +328,9 @@ def test_sampling_keeps_no_autograd_graph():
     assert not S.requires_grad and S.grad_fn is None
 
 
-def test_channels_last_gives_the_same_scores():
+def _perturbed_small_prior():
+    """A small score prior whose weights are all non-zero (a fresh one has a zero output layer),
+    and a state to score."""
     from udiffse_lite.priors import ScorePrior
     from udiffse_lite.unet import ScoreUNet, UNetConfig
 
@@ -337,7 +339,12 @@ def test_channels_last_gives_the_same_scores():
     with torch.no_grad():
         for p in prior.net.parameters():
             p.add_(0.05 * torch.randn_like(p))
-        s = complex_randn((2, 64, 20), torch.Generator().manual_seed(1))
+    return prior, complex_randn((2, 64, 20), torch.Generator().manual_seed(1))
+
+
+def test_channels_last_gives_the_same_scores():
+    prior, s = _perturbed_small_prior()
+    with torch.no_grad():
         a = prior.score(s, 0.5)
         b = prior.set_channels_last().score(s, 0.5)
         c = prior.set_channels_last(False).score(s, 0.5)
@@ -364,15 +371,8 @@ def test_auto_precision_keeps_fp32_on_a_channels_last_cpu(monkeypatch):
 def test_bf16_runs_the_last_steps_in_fp32():
     """In bf16 the network runs in fp32 below t = bf16_min_t: there the score equals fp32's exactly,
     above it differs by bf16 rounding; bf16_min_t = 0 is bf16 everywhere."""
-    from udiffse_lite.priors import ScorePrior
-    from udiffse_lite.unet import ScoreUNet, UNetConfig
-
-    torch.manual_seed(0)
-    prior = ScorePrior(ScoreUNet(UNetConfig(nf=8, ch_mult=(1, 2, 2), n_freq=64))).eval()
+    prior, s = _perturbed_small_prior()
     with torch.no_grad():
-        for p in prior.net.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-        s = complex_randn((2, 64, 20), torch.Generator().manual_seed(1))
         ref = {t: prior.set_precision("fp32").score(s, t) for t in (0.1, 0.5)}
         prior.set_precision("bf16")
         assert prior.bf16_min_t == 0.2
