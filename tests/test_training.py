@@ -284,3 +284,25 @@ def test_snr_loss_weight_emphasises_large_t_and_keeps_the_noise_loss_by_default(
     a = dsm_loss(net, sde, s, None, torch.Generator().manual_seed(1), t=tt)
     b = dsm_loss(net, sde, s, None, torch.Generator().manual_seed(1), t=tt, weight="snr")
     torch.testing.assert_close(a, b)
+
+
+def test_crop_gain_scales_each_normalised_crop_by_a_random_gain_in_range():
+    """crop_gain_db: each crop's max |S| (1 after normalise) becomes 10^(-g/20), g uniform in
+    [0, crop_gain_db]: spread over the range, never outside it; 0 keeps every crop at 1; not at validation."""
+    from udiffse_lite.training import step_generator
+
+    audio = 0.1 * torch.randn(64, 16000)
+    peaks = {}
+    for gain_db in (0.0, 20.0):
+        cfg = TrainConfig(batch_size=64, crop_frames=32, crop_gain_db=gain_db)
+        tr = Trainer(make_net(av=False), Synthetic(video=False), cfg, device="cpu", progress=False)
+        S, _ = tr.make_batch(audio, None, step_generator(0, 0))
+        peaks[gain_db] = S.abs().amax(dim=(1, 2))
+        S_val, _ = tr.make_batch(audio, None, step_generator(0, 0), augment=False)
+        torch.testing.assert_close(S_val.abs().amax(dim=(1, 2)), torch.ones(64))
+    torch.testing.assert_close(peaks[0.0], torch.ones(64))
+    db = 20 * torch.log10(peaks[20.0])
+    assert db.max() <= 1e-5 and db.min() >= -20 - 1e-4
+    assert db.max() > -4 and db.min() < -16 and 4.5 < float(db.std()) < 7  # uniform on [-20, 0]: sd 5.8
+    with pytest.raises(ValueError, match="crop_gain_db"):
+        TrainConfig(crop_gain_db=-3)

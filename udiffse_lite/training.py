@@ -187,6 +187,8 @@ class TrainConfig:
     ckpt_every: int = 500  # steps between last.pt checkpoints (0: only at the end)
     num_workers: int = 0  # DataLoader workers; 0 keeps the CPU path simple and reproducible
     normalise: bool = True  # scale each crop to max|S| = 1, the scale samplers see after normalise()
+    crop_gain_db: float = 0.0  # > 0: after normalise, scale each crop's compressed magnitude by a random gain
+    # in [-crop_gain_db, 0] dB, so that the level is no cue (the noise prior, docs/separation.md section 5)
     speed_perturb: float = 0.0  # resample each item by a random factor in [1-x, 1+x] (pitch, tempo and
     # vocal-tract length together, as Kaldi's speed perturbation): more "voices" from the same TTS engines
     lr_warmup: int = 0  # linear learning-rate warm-up over this many steps (0: none)
@@ -206,6 +208,8 @@ class TrainConfig:
             raise ValueError(f"amp must be 'auto', 'bf16', 'fp16' or 'none', got {self.amp!r}")
         if self.loss_weight not in LOSS_WEIGHTS:
             raise ValueError(f"loss_weight must be one of {LOSS_WEIGHTS}, got {self.loss_weight!r}")
+        if not (math.isfinite(self.crop_gain_db) and 0.0 <= self.crop_gain_db <= 60.0):
+            raise ValueError(f"crop_gain_db must lie in [0, 60] dB, got {self.crop_gain_db}")
         if not 0.0 <= self.speed_perturb < 0.5:
             raise ValueError(f"speed_perturb must lie in [0, 0.5), got {self.speed_perturb}")
         if self.lr_decay not in ("none", "cosine"):
@@ -490,6 +494,9 @@ class Trainer:
                          for b, kb in enumerate(k)])  # (B, 256, n)
         if self.cfg.normalise:
             S, _ = normalise(S)
+        if augment and self.cfg.crop_gain_db > 0:
+            u = torch.rand(S.shape[0], generator=g, device=g.device).to(S.device)
+            S = S * (10 ** (-self.cfg.crop_gain_db * u / 20))[:, None, None]
         if video is not None:
             video = video.to(self.device)
             if video.dim() == 4:  # raw lip frames (B, T_v, H, W)
