@@ -170,9 +170,9 @@ RECIPES: dict[str, Recipe] = {
                               _tc(batch_size=8, crop_frames=128, lr=2e-4, steps=2000, ema_decay=0.999, amp="bf16",
                                   lr_warmup=50, lr_decay="cosine", val_every=500, ckpt_every=100, snapshot_every=500,
                                   crop_gain_db=20.0),
-                              "tiny-noise with each crop at a random level (0 to -20 dB below max |S| = 1): "
-                              "tiny-noise's samples end 20 dB too quiet because it shrinks states it does not "
-                              "recognise and the level was a cue (docs/separation.md section 5); under test",
+                              "tiny-noise with each crop at a random level (0 to -20 dB below max |S| = 1), to "
+                              "test whether level was the cue that made tiny-noise's samples 20 dB too quiet: "
+                              "it was not (samples at -34.7 dB; docs/separation.md section 5); kept as a record",
                               data="noise", noise_types=NOISE_PRIOR_TYPES),
     "tiny-noise-edm": Recipe("tiny", "none",
                              _tc(batch_size=8, crop_frames=128, lr=2e-4, steps=3000, ema_decay=0.999, amp="bf16",
