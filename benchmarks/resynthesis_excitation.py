@@ -20,11 +20,11 @@ import torch
 
 import udiffse_lite as ul
 from features_f0 import f0_track
-from udiffse_lite import metrics, spectral
+from resynthesis_phase import mixtures_at_0db, print_table, score
+from udiffse_lite import spectral
 from udiffse_lite.data.corpus import load_metadata
-from udiffse_lite.data.mix import make_test_mixtures
 from udiffse_lite.evaluation import _lips
-from udiffse_lite.phones import load_phone_recognizer, phone_error_rate
+from udiffse_lite.phones import load_phone_recognizer
 from udiffse_lite.resynthesis import _lip_features
 from udiffse_lite.robust_features import load_robust_encoder
 from udiffse_lite.unet import envelope_magnitude
@@ -67,10 +67,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     prior, enc, rec = ul.load_pretrained("tiny-resynth"), load_robust_encoder(), load_phone_recognizer()
     rows = {r["id"]: r for r in load_metadata(args.corpus, "valid")}
-    by_utt: dict = {}
-    for m in make_test_mixtures(args.corpus, split="valid", snrs=[0], seed=1):
-        by_utt.setdefault(m["utt_id"], []).append(m)
-    mixes = [by_utt[u][i % len(by_utt[u])] for i, u in enumerate(sorted(by_utt)[:args.n])]
+    mixes = mixtures_at_0db(args.corpus, "valid", args.n)
     rng, res = np.random.default_rng(0), {}
     for m in mixes:
         s = m["s"][:int(args.seconds * spectral.SR)].astype(np.float32)
@@ -90,13 +87,9 @@ def main(argv=None):
             if source != "clean":
                 outs["envelope x comb of the noisy input's f0"] = source_filter(M, excitation(f0["noisy"], L, rng), L)
             for k, y in outs.items():
-                res.setdefault((source, k), []).append((metrics.lsd(y, s), phone_error_rate(rec, y, row),
-                                                        metrics.estoi(y, s, 16000), metrics.pesq(y, s, 16000, mode="wb")))
+                res.setdefault((source, k), []).append(score(y, s, row, rec))
     print(f"{len(mixes)} `valid` utterances at 0 dB, {args.seconds} s; means\n")
-    print("| features | waveform | LSD (dB) | PER | ESTOI | PESQ-WB |\n|---|---|---:|---:|---:|---:|")
-    for (source, k), v in res.items():
-        v = np.mean(np.array(v), 0)
-        print(f"| {source} | {k} | {v[0]:.1f} | {v[1]:.2f} | {v[2]:.2f} | {v[3]:.2f} |")
+    print_table(res, "waveform")
 
 
 if __name__ == "__main__":

@@ -36,6 +36,29 @@ ROUTES = {  # label -> resynthesize keywords (chains filled in from --chains)
 }
 
 
+def mixtures_at_0db(corpus: str, split: str, n: int) -> list[dict]:
+    """One 0 dB mixture for each of the first ``n`` utterances of ``split``, the noise types in turn."""
+    by_utt: dict = {}
+    for m in make_test_mixtures(corpus, split=split, snrs=[0], seed=1):
+        by_utt.setdefault(m["utt_id"], []).append(m)
+    return [dict(by_utt[u][i % len(by_utt[u])]) for i, u in enumerate(sorted(by_utt)[:n])]
+
+
+def score(y, s, row, rec) -> tuple:
+    """LSD, PER, ESTOI and PESQ-WB of ``y`` against the clean ``s``."""
+    return (metrics.lsd(y, s), phone_error_rate(rec, y, row), metrics.estoi(y, s, 16000),
+            metrics.pesq(y, s, 16000, mode="wb"))
+
+
+def print_table(res: dict, second_column: str) -> None:
+    """``res``: (features, route) -> list of score() tuples; prints their means as a markdown table."""
+    print(f"| features | {second_column} | LSD (dB) | PER | ESTOI | PESQ-WB |")
+    print("|---|---|---:|---:|---:|---:|")
+    for (source, label), v in res.items():
+        v = np.mean(np.array(v), 0)
+        print(f"| {source} | {label} | {v[0]:.1f} | {v[1]:.2f} | {v[2]:.2f} | {v[3]:.2f} |")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", required=True)
@@ -48,11 +71,8 @@ def main(argv=None):
     args = ap.parse_args(argv)
     prior, rec = _load_prior(args.prior, "cpu"), load_phone_recognizer()
     rows = {r["id"]: r for r in load_metadata(args.corpus, args.split)}
-    by_utt: dict = {}
-    for m in make_test_mixtures(args.corpus, split=args.split, snrs=[0], seed=1):
-        by_utt.setdefault(m["utt_id"], []).append(m)
     L = int(args.seconds * 16000)
-    mixes = [dict(by_utt[u][i % len(by_utt[u])]) for i, u in enumerate(sorted(by_utt)[:args.n])]
+    mixes = mixtures_at_0db(args.corpus, args.split, args.n)
     res: dict = {}
     for m in mixes:
         s, x = m["s"][:L].astype(np.float32), m["x"][:L].astype(np.float32)
@@ -66,16 +86,10 @@ def main(argv=None):
         outs[("clean features", "Griffin-Lim, the clean magnitude (ceiling)")] = oracle.numpy()
         outs[("-", "the noisy 0 dB input itself")] = x
         for key, y in outs.items():
-            r = res.setdefault(key, [])
-            r.append((metrics.lsd(y, s), phone_error_rate(rec, y, row), metrics.estoi(y, s, 16000),
-                      metrics.pesq(y, s, 16000, mode="wb")))
+            res.setdefault(key, []).append(score(y, s, row, rec))
     print(f"{len(mixes)} `{args.split}` utterances, {args.seconds} s, prior `{args.prior}`, {args.chains} chains, "
           f"{args.precision}; means\n")
-    print("| features | waveform from | LSD (dB) | PER | ESTOI | PESQ-WB |")
-    print("|---|---|---:|---:|---:|---:|")
-    for (source, label), v in res.items():
-        v = np.mean(np.array(v), 0)
-        print(f"| {source} | {label} | {v[0]:.1f} | {v[1]:.2f} | {v[2]:.2f} | {v[3]:.2f} |")
+    print_table(res, "waveform from")
 
 
 if __name__ == "__main__":
