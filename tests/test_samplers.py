@@ -445,3 +445,12 @@ def test_wiener_gain_floor_keeps_that_much_of_the_mixture():
     torch.testing.assert_close(out, 0.3 * X, rtol=1e-3, atol=1e-4)
     with pytest.raises(ValueError, match="gain_floor"):
         SamplerConfig(gain_floor=1.5)
+
+
+def test_corrector_r_follows_the_step_count_unless_given():
+    """r = 0.6 at 10 steps and below, 0.75 above (docs/sweep_sampler.md); an explicit snr wins."""
+    from udiffse_lite.samplers import corrector_snr
+
+    assert [SamplerConfig(n_steps=n).corrector_snr for n in (2, 10, 11, 30)] == [0.6, 0.6, 0.75, 0.75]
+    assert SamplerConfig(n_steps=4, snr=0.9).corrector_snr == 0.9 == corrector_snr(0.9, 4)
+    assert SamplerConfig.reference(n_steps=4).corrector_snr == 0.5

@@ -245,7 +245,7 @@ class ScorePrior(torch.nn.Module):
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         dev = x.device.type
-        bf16 = self.precision == "bf16" and not (self.bf16_min_t > 0 and float(t.min()) < self.bf16_min_t)
+        bf16 = self.precision == "bf16" and float(t.min()) >= self.bf16_min_t
         with torch.autocast(dev, dtype=torch.bfloat16, enabled=bf16):
             net = self.compiled if self.compiled is not None else self.net
             if uncond_mask is None:

@@ -55,7 +55,10 @@ def resynthesize(y, sr: int, *, lips=None, prior=None, encoder=None, n_steps: in
         prior: the feature-conditioned prior (default ``load_pretrained(DEFAULT_PRIOR)``, the shipped
             ``tiny-resynth``, trained on the clean speech's features only).
         encoder: the robust AV encoder (default the shipped one).
-        n_steps, guidance, precision: of the prior sampler (``SamplerConfig``).
+        n_steps, guidance, precision: of the prior sampler (``SamplerConfig``). ``guidance``
+            other than 1 is refused for envelope-preconditioned priors: between two Gaussians of
+            different per-bin variances, classifier-free guidance's extrapolation diverges
+            (measured: +93 dB at w = 3).
         n_samples: chains generated at once. With ``phase="griffin-lim"`` their mean magnitude is
             used (averaging removes the random texture each chain adds around the envelope:
             1 -> 8 chains, PER 0.68 -> 0.50 from clean features, docs/resynthesis.md); with
@@ -69,9 +72,6 @@ def resynthesize(y, sr: int, *, lips=None, prior=None, encoder=None, n_steps: in
             ``phase="griffin-lim"``). At this size the envelope measured *better* than the
             diffusion (docs/resynthesis.md, "A consistent phase"): it is the baseline the
             generator must beat.
-            ``guidance`` other than 1 is refused for envelope-preconditioned priors: between two
-            Gaussians of different per-bin variances, classifier-free guidance's extrapolation
-            diverges (measured: +93 dB at w = 3).
 
     Returns:
         (L,) float32 waveform at ``sr``, scaled to the input's RMS (a generator does not know the

@@ -164,7 +164,7 @@ def dps_sample(priors, X: torch.Tensor, *, videos=None, cfg: DPSConfig | None = 
 
 
 def score_coupled_sample(priors, noise, X: torch.Tensor, *, videos=None, n_steps: int = 30, n_samples: int = 2,
-                         snr: float = 0.75, guidance: float | None = None, generator: torch.Generator | None = None,
+                         snr: float | None = None, guidance: float | None = None, generator: torch.Generator | None = None,
                          callback=None) -> torch.Tensor:
     """K speech sources and a noise model, coupled through UDiffSE's posterior score instead of DPS.
 
@@ -182,6 +182,8 @@ def score_coupled_sample(priors, noise, X: torch.Tensor, *, videos=None, n_steps
             ``X - sum_k S0^(k)``).
         X: (F, T) complex normalised compressed mixture.
         videos: None or K video feature batches (None entries: no video).
+        snr: the corrector's r; None follows the step count as UDiffSE+ does
+            (:func:`~udiffse_lite.samplers.corrector_snr`).
 
     Returns:
         (K + 1, B, F, T) complex64: every speaker's final chains, then the noise's
@@ -189,7 +191,7 @@ def score_coupled_sample(priors, noise, X: torch.Tensor, *, videos=None, n_steps
 
     Notebook: 11_av_udiffse_plus.ipynb
     """
-    from .samplers import pseudo_likelihood_grad
+    from .samplers import corrector_snr, pseudo_likelihood_grad
 
     if X.dim() != 2 or not torch.is_complex(X):
         raise ValueError(f"X must be a complex (F, T) spectrogram, got {tuple(X.shape)} {X.dtype}")
@@ -198,6 +200,7 @@ def score_coupled_sample(priors, noise, X: torch.Tensor, *, videos=None, n_steps
     if K < 1 or len(videos) != K:
         raise ValueError(f"give one or more speech priors and one video entry per prior, got {K} and {len(videos)}")
     sde = priors[0].sde
+    r = corrector_snr(snr, n_steps)
     if any(p.sde != sde for p in priors[1:]) or noise.sde != sde:
         raise ValueError("all priors must share the same SDE (theta, sigma_min, sigma_max)")
     ts = sde.timesteps(n_steps, device=X.device)
@@ -222,7 +225,7 @@ def score_coupled_sample(priors, noise, X: torch.Tensor, *, videos=None, n_steps
         liks = [lik(X - (total - s0[k]), t) for k in range(K)]
         new_s0 = []
         for k in range(K):
-            eps = 2.0 * (snr * sigma) ** 2  # the corrector (UDiffSE+'s "paper" step)
+            eps = 2.0 * (r * sigma) ** 2  # the corrector (UDiffSE+'s "paper" step)
             sc = priors[k].score(S[k], t, videos[k], **kws[k]) + liks[k](S[k])
             S[k] = S[k] + eps * sc + torch.sqrt(2 * eps) * complex_randn(S[k].shape, generator, X.device, X.dtype)
             prior_sc = priors[k].score(S[k], t, videos[k], **kws[k])
