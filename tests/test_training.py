@@ -203,7 +203,7 @@ def test_ddp_two_processes_gloo(tmp_path):
 def test_recipes_and_cli():
     from udiffse_lite import recipes
 
-    assert set(recipes.RECIPES) == {"tiny-ao-v1", "tiny-ao", "tiny-ao-edm", "tiny-av-film1", "tiny-av", "tiny-av-edm", "tiny-av-ln", "tiny-resynth-film1", "tiny-resynth-image", "tiny-resynth-zpred", "tiny-resynth", "tiny-resynth-ft", "tiny-av-xattn", "tiny-noise", "tiny-noise-gain", "tiny-noise-edm", "colab-noise",
+    assert set(recipes.RECIPES) == {"tiny-ao-v1", "tiny-ao", "tiny-ao-edm", "tiny-av-film1", "tiny-av", "tiny-av-edm", "tiny-av-ln", "tiny-resynth-film1", "tiny-resynth-image", "tiny-resynth-zpred", "tiny-resynth", "tiny-resynth-ft", "tiny-av-xattn", "tiny-noise", "tiny-noise-gain", "tiny-noise-gauss", "tiny-noise-edm", "colab-noise",
                                     "colab-ao", "colab-av",
                                     "paper-ao", "paper-av"}
     for name, r in recipes.RECIPES.items():
@@ -306,3 +306,27 @@ def test_crop_gain_scales_each_normalised_crop_by_a_random_gain_in_range():
     assert db.max() > -4 and db.min() < -16 and 4.5 < float(db.std()) < 7  # uniform on [-20, 0]: sd 5.8
     with pytest.raises(ValueError, match="crop_gain_db"):
         TrainConfig(crop_gain_db=-3)
+
+
+def test_gaussian_texture_replaces_a_fraction_of_crops_by_gaussian_noise_of_their_spectrum():
+    """gaussian_crops = p: about p of the crops become CN(0, 1) noise scaled by the crop's own
+    long-term magnitude per frequency (same mean power per bin, Gaussian statistics: E|z|^4 / (E|z|^2)^2
+    = 2); the rest are untouched; p = 0 changes nothing; values outside [0, 1] are refused."""
+    from udiffse_lite.training import gaussian_texture, step_generator
+
+    g = torch.Generator().manual_seed(0)
+    # a crop with texture: a strong line at bin 40 in every frame, a weak floor elsewhere
+    S = 0.01 * torch.complex(torch.randn(400, 64, 32, generator=g), torch.randn(400, 64, 32, generator=g))
+    S[:, 40, :] += 1.0
+    out = gaussian_texture(S, 0.25, step_generator(0, 0))
+    changed = (out != S).any(dim=(1, 2))
+    assert 0.18 < float(changed.float().mean()) < 0.32
+    torch.testing.assert_close(out[~changed], S[~changed])
+    R = out[changed]
+    p_in, p_out = S[changed].abs().pow(2).mean(dim=(0, 2)), R.abs().pow(2).mean(dim=(0, 2))
+    assert torch.allclose(p_out.log(), p_in.log(), atol=0.15)  # same power per frequency
+    line = R[:, 40, :].abs().pow(2)
+    assert 1.8 < float(line.pow(2).mean() / line.mean() ** 2) < 2.2  # the line is now Gaussian: kurtosis 2
+    assert torch.equal(gaussian_texture(S, 0.0, step_generator(0, 0)), S)
+    with pytest.raises(ValueError, match="gaussian_crops"):
+        TrainConfig(gaussian_crops=1.5)

@@ -174,6 +174,15 @@ RECIPES: dict[str, Recipe] = {
                               "test whether level was the cue that made tiny-noise's samples 20 dB too quiet: "
                               "it was not (samples at -34.7 dB; docs/separation.md section 5); kept as a record",
                               data="noise", noise_types=NOISE_PRIOR_TYPES),
+    "tiny-noise-gauss": Recipe("tiny", "none",
+                               _tc(batch_size=8, crop_frames=128, lr=2e-4, steps=1500, ema_decay=0.999, amp="bf16",
+                                   lr_warmup=50, lr_decay="cosine", val_every=500, ckpt_every=100,
+                                   snapshot_every=500, gaussian_crops=0.25),
+                               "tiny-noise with a quarter of the crops replaced by Gaussian noise of the crop's "
+                               "own spectrum (TrainConfig.gaussian_crops): the textureless states its reverse "
+                               "process meets, which tiny-noise shrinks (docs/separation.md section 5); "
+                               "warm-started from tiny-noise (--init-from)",
+                               data="noise", noise_types=NOISE_PRIOR_TYPES),
     "tiny-noise-edm": Recipe("tiny", "none",
                              _tc(batch_size=8, crop_frames=128, lr=2e-4, steps=3000, ema_decay=0.999, amp="bf16",
                                  lr_warmup=100, lr_decay="cosine", loss_weight="snr", val_every=500, ckpt_every=100,

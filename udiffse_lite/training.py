@@ -189,6 +189,8 @@ class TrainConfig:
     normalise: bool = True  # scale each crop to max|S| = 1, the scale samplers see after normalise()
     crop_gain_db: float = 0.0  # > 0: after normalise, scale each crop's compressed magnitude by a random gain
     # in [-crop_gain_db, 0] dB, so that the level is no cue (the noise prior, docs/separation.md section 5)
+    gaussian_crops: float = 0.0  # fraction of crops replaced by complex Gaussian noise with the crop's own
+    # long-term spectrum: the textureless states a noise prior meets along its own reverse process
     speed_perturb: float = 0.0  # resample each item by a random factor in [1-x, 1+x] (pitch, tempo and
     # vocal-tract length together, as Kaldi's speed perturbation): more "voices" from the same TTS engines
     lr_warmup: int = 0  # linear learning-rate warm-up over this many steps (0: none)
@@ -210,6 +212,8 @@ class TrainConfig:
             raise ValueError(f"loss_weight must be one of {LOSS_WEIGHTS}, got {self.loss_weight!r}")
         if not (math.isfinite(self.crop_gain_db) and 0.0 <= self.crop_gain_db <= 60.0):
             raise ValueError(f"crop_gain_db must lie in [0, 60] dB, got {self.crop_gain_db}")
+        if not 0.0 <= self.gaussian_crops <= 1.0:
+            raise ValueError(f"gaussian_crops is a fraction of the crops, in [0, 1]; got {self.gaussian_crops}")
         if not 0.0 <= self.speed_perturb < 0.5:
             raise ValueError(f"speed_perturb must lie in [0, 0.5), got {self.speed_perturb}")
         if self.lr_decay not in ("none", "cosine"):
@@ -220,6 +224,25 @@ class TrainConfig:
             raise ValueError(f"envelope_weight must be >= 0, got {self.envelope_weight}")
         if self.batch_size < 1 or self.steps < 0:
             raise ValueError("batch_size must be >= 1 and steps >= 0")
+
+
+def gaussian_texture(S: torch.Tensor, p: float, g: torch.Generator) -> torch.Tensor:
+    """Replace a random fraction ``p`` of the crops ``S`` (B, F, T) by Gaussian noise of the same spectrum.
+
+    A replaced crop becomes ``sqrt(mean_t |S[b, f, :]|^2) * z`` with ``z ~ CN(0, 1)`` per bin: the same
+    long-term power per frequency, no texture (no temporal modulation, no harmonics, no compressed-
+    magnitude statistics). A noise prior trained on real noise alone shrinks such states, and its own
+    reverse process produces them (``docs/separation.md`` section 5); trained with some of them it
+    learns that they are noise too. Each crop is chosen with probability ``p`` from ``g``.
+    """
+    B = S.shape[0]
+    pick = (torch.rand(B, generator=g, device=g.device) < p).to(S.device)
+    if not bool(pick.any()):
+        return S
+    env = S.abs().pow(2).mean(-1, keepdim=True).sqrt()  # (B, F, 1)
+    z = torch.randn(S.shape + (2,), generator=g, device=g.device).to(S.device)
+    z = torch.complex(z[..., 0], z[..., 1]) / math.sqrt(2.0)
+    return torch.where(pick[:, None, None], env * z.to(S.dtype), S)
 
 
 def step_generator(seed: int, step: int, rank: int = 0, device="cpu") -> torch.Generator:
@@ -494,6 +517,8 @@ class Trainer:
                          for b, kb in enumerate(k)])  # (B, 256, n)
         if self.cfg.normalise:
             S, _ = normalise(S)
+        if augment and self.cfg.gaussian_crops > 0:
+            S = gaussian_texture(S, self.cfg.gaussian_crops, g)
         if augment and self.cfg.crop_gain_db > 0:
             u = torch.rand(S.shape[0], generator=g, device=g.device).to(S.device)
             S = S * (10 ** (-self.cfg.crop_gain_db * u / 20))[:, None, None]
