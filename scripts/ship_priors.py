@@ -43,6 +43,7 @@ def card(name: str, prior: ScorePrior, meta: dict, extra: str) -> str:
     facts = {
         "recipe": meta.get("recipe"),
         "training data": meta.get("data"),
+        "noise types": ", ".join(meta["noise_types"]) if meta.get("noise_types") else None,
         "steps": meta.get("steps") or meta.get("step"),
         "wall time (min)": round(meta["wall_time_s"] / 60, 1) if "wall_time_s" in meta else meta.get("wall_time"),
         "hardware": meta.get("hardware"),
@@ -57,10 +58,18 @@ def card(name: str, prior: ScorePrior, meta: dict, extra: str) -> str:
     lines += ["", "Reproduce: see `scripts/ship_priors.py` and `data/README.md`.", ""]
     if extra:
         lines += ["## Metrics", "", extra, ""]
-    lines += ["## Limits", "",
-              "Trained for a short time on a 2-core CPU on synthetic (TTS) speech with rendered lips: "
-              "it is a teaching model. It knows the corpus' voices best and generalises to unseen "
-              "voices and real recordings only partly; see the metrics above.", ""]
+    if kind == "noise":
+        limits = ("Trained for a short time on a 2-core CPU on the noise library's procedurally generated "
+                  "training clips (2 x 10 s per type) of the types above: it is a teaching model. It "
+                  "denoises those types better than a Gaussian of their long-term spectrum, knows nothing "
+                  "of other types (babble and clatter are held out on purpose), and its samples from the "
+                  "prior alone are far too quiet (docs/separation.md, section 5): use it in the likelihood "
+                  "(enhance(noise_model='diffusion')), not as a noise generator.")
+    else:
+        limits = ("Trained for a short time on a 2-core CPU on synthetic (TTS) speech with rendered lips: "
+                  "it is a teaching model. It knows the corpus' voices best and generalises to unseen "
+                  "voices and real recordings only partly; see the metrics above.")
+    lines += ["## Limits", "", limits, ""]
     return "\n".join(lines)
 
 

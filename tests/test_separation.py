@@ -134,8 +134,8 @@ def test_enhance_with_a_diffusion_noise_prior_runs_and_refuses_bad_settings():
         enhance(y, 16000, prior=speech, noise_model="diffusion", noise_prior=noise, coupling="dps", zeta=-1.0)
     with pytest.raises(ValueError, match="coupling='dps'"):
         enhance(y, 16000, prior=speech, noise_model="diffusion", noise_prior=noise, zeta=1.0)  # zeta is DPS's
-    with pytest.raises(ValueError, match="make noise-prior"):  # none ships yet: say how to get one
-        enhance(y, 16000, prior=speech, noise_model="diffusion")
+    with pytest.raises(ValueError, match="unknown pretrained prior 'tiny-nois'"):  # a name: the shipped ones
+        enhance(y, 16000, prior=speech, noise_model="diffusion", noise_prior="tiny-nois")
     with pytest.raises(ValueError, match="posterior score"):
         enhance(y, 16000, prior=speech, noise_model="diffusion", noise_prior=noise, preset="reference")
     with pytest.raises(ValueError, match="coupling must be"):
@@ -144,7 +144,7 @@ def test_enhance_with_a_diffusion_noise_prior_runs_and_refuses_bad_settings():
                   n_samples=2)
     assert dps.shape == y.shape and np.sum(dps ** 2) < np.sum(y ** 2)
     with pytest.raises(ValueError, match="noise_prior must be a prior"):
-        enhance(y, 16000, prior=speech, noise_model="diffusion", noise_prior="tiny-noise")
+        enhance(y, 16000, prior=speech, noise_model="diffusion", noise_prior=42)
 
 
 def test_separate_returns_one_waveform_per_lip_video_in_order():
@@ -201,3 +201,77 @@ def test_a_gaussian_noise_prior_in_the_score_coupling_is_exactly_udiffse_pseudo_
     assert err_db < wiener_db + 1.0, (err_db, wiener_db)  # within 1 dB of the exact posterior mean's error
     with pytest.raises(ValueError, match="posterior-score"):
         udiffse_plus_two_priors(GaussianPrior(var[0]), X, noise, cfg=SamplerConfig(schedule="reference"))
+
+
+def _training_noise(n_frames: int = 128, per_type: int = 1, seed: int = 0) -> dict:
+    """Normalised compressed spectrograms of the noise library's training types the noise prior knows."""
+    import numpy as np
+
+    from udiffse_lite import spectral
+    from udiffse_lite.data.noise import make_noise
+    from udiffse_lite.recipes import NOISE_PRIOR_TYPES
+
+    rng = np.random.default_rng(seed)
+    return {k: [spectral.normalise(spectral.to_spec(torch.from_numpy(
+        make_noise(k, (n_frames - 1) * spectral.HOP, rng, "train"))))[0] for _ in range(per_type)]
+        for k in NOISE_PRIOR_TYPES}
+
+
+def test_shipped_noise_prior_denoises_its_noise_better_than_the_oracle_gaussian():
+    """tiny-noise's one-step (Tweedie) estimate of diffused training-type noise beats the exact
+    posterior mean under a Gaussian with that noise's own long-term spectrum (an oracle it does not
+    have) for every type at t = 0.1 and 0.3, by >= 1.5 dB on average at t = 0.3 (measured: 2.5 dB
+    at both). The speech prior tiny-ao, asked the same, gains only 0.4-0.7 dB: the margin is what the
+    noise prior learned about noise."""
+    import udiffse_lite as ul
+    from udiffse_lite.metrics import error_db
+
+    noise = {k: v[0] for k, v in _training_noise().items()}
+    margins = {}
+    for name in ("tiny-noise", "tiny-ao"):
+        prior = ul.load_pretrained(name)
+        g = torch.Generator().manual_seed(0)
+        for t in (0.1, 0.3):
+            tt = torch.tensor(t)
+            mu, sigma = prior.sde.mean_factor(tt), prior.sde.std(tt)
+            m = []
+            for N0 in noise.values():
+                Nt = mu * N0 + sigma * complex_randn(N0.shape, g)
+                with torch.no_grad():
+                    net = (Nt + sigma ** 2 * prior.score(Nt[None], tt)[0]) / mu
+                v = N0.abs().pow(2).mean(1, keepdim=True)
+                m.append(error_db(mu * v / (mu ** 2 * v + sigma ** 2) * Nt, N0) - error_db(net, N0))
+            margins[name, t] = m
+    for t in (0.1, 0.3):
+        assert min(margins["tiny-noise", t]) > 0, (t, margins["tiny-noise", t])  # every type
+    assert sum(margins["tiny-noise", 0.3]) / 6 >= 1.5, margins
+    assert sum(margins["tiny-ao", 0.3]) / 6 < 1.5, margins  # a prior of the wrong kind misses the bar
+
+
+def _samples_vs_training_noise():
+    import udiffse_lite as ul
+    from udiffse_lite.samplers import SamplerConfig, prior_sample
+
+    S = prior_sample(ul.load_pretrained("tiny-noise"), 64, cfg=SamplerConfig(n_steps=30, n_samples=8, corrector=False),
+                     generator=torch.Generator().manual_seed(0))
+    gen = 10 * torch.log10(S.abs().pow(2).mean(dim=(0, 2)))  # (256,) dB per bin
+    ref = torch.stack([N.abs().pow(2).mean(dim=1) for v in _training_noise(64, 4).values() for N in v])
+    ref = 10 * torch.log10(ref.mean(0))
+    return gen, ref
+
+
+def test_shipped_noise_prior_generates_the_shape_of_its_training_noise():
+    """Samples of tiny-noise from the prior alone (30 predictor steps, 8 x 64 frames) have the
+    long-term spectral shape of the six training types together (correlation across the 256 bins
+    >= 0.85; measured 0.92). Its level is the separate, known defect below."""
+    gen, ref = _samples_vs_training_noise()
+    assert float(torch.corrcoef(torch.stack([gen, ref]))[0, 1]) >= 0.85
+
+
+@pytest.mark.xfail(strict=True, reason="known defect, docs/separation.md section 5: samples from the noise "
+                                        "prior alone are about 19 dB too quiet (-31.7 against -12.5 dB per bin)")
+def test_shipped_noise_prior_generates_noise_at_the_level_of_its_training_noise():
+    """The target: the samples' mean level within 3 dB of the training noise's. It fails today;
+    strict, so that a prior which fixes it turns this into a failure to remove the mark."""
+    gen, ref = _samples_vs_training_noise()
+    assert abs(float(gen.mean() - ref.mean())) < 3.0, (float(gen.mean()), float(ref.mean()))

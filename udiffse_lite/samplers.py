@@ -715,8 +715,8 @@ def enhance(y, sr: int, *, prior, method: str = "udiffse+", video=None, n_steps:
             diffusion prior over noise, both sources sampled together with the DPS likelihood
             (DAVSS-NM; see ``coupling``); the output is the speech's Wiener mask applied to the
             mixture. ``method`` and the NMF settings do not apply then.
-        noise_prior: the noise prior for ``noise_model="diffusion"`` (default ``"tiny-noise"`` once one
-            ships; for now train one with ``make noise-prior`` and pass it).
+        noise_prior: the noise prior for ``noise_model="diffusion"``: a prior or a shipped name
+            (default: the shipped ``"tiny-noise"``, six noise types; ``make noise-prior`` trains one).
         coupling: how the two priors meet, for ``noise_model="diffusion"``: ``"score"`` (default:
             UDiffSE+ with the noise network's score in the pseudo-likelihood,
             :func:`udiffse_plus_two_priors`; one state, no backward pass) or ``"dps"`` (the paper's:
@@ -799,13 +799,10 @@ def _two_prior_method(prior, noise_prior, zeta, coupling="dps"):
     the posterior score (``"score"``) or by DPS (``"dps"``)."""
     from .separation import DPSConfig, dps_sample, wiener_masks
 
-    if noise_prior is None:
-        from .priors import PRETRAINED, load_pretrained
+    if noise_prior is None or isinstance(noise_prior, str):
+        from .priors import load_pretrained
 
-        if "tiny-noise" not in PRETRAINED:
-            raise ValueError("no noise prior ships yet (issue 10): train one with `make noise-prior` and pass "
-                             "noise_prior=ul.ScorePrior.from_checkpoint('runs/tiny-noise/prior.pt')")
-        noise_prior = load_pretrained("tiny-noise")
+        noise_prior = load_pretrained(noise_prior or "tiny-noise")
     if not (hasattr(noise_prior, "sde") and hasattr(noise_prior, "score")):
         raise ValueError(f"noise_prior must be a prior (load_pretrained('tiny-noise')), got {type(noise_prior)}")
     if getattr(noise_prior, "conditional", False):
