@@ -392,4 +392,7 @@ if len(a_) > 1:
 #   read the full committed table.
 #
 # This closes the core of the course: every piece of AV-UDiffSE+ has been derived, checked against
-# the library and measured. The course map in the book's introduction lists what builds on it.
+# the library and measured. Next, chapter 12 gives the noise a diffusion prior of its own and
+# separates two talkers by their lips, and chapter 13 stops cleaning the recording and
+# *re-synthesises* the speech from features the noise cannot hide; the course map in the book's
+# introduction lists what builds on what.

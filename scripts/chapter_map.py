@@ -23,17 +23,18 @@ CHAPTERS = [
     ("06", "NMF noise model", 1, 1), ("07", "Measuring\nenhancement", 1, 2), ("08", "Posterior sampling:\nUDiffSE", 1, 3),
     ("09", "UDiffSE+", 1, 4),
     ("10", "Seeing speech", 2, 2), ("11", "Audio-visual\nUDiffSE+", 2, 4),
+    ("12", "Two priors:\nnoise and talkers", 3, 2), ("13", "Re-synthesis", 3, 4),
 ]
 EDGES = [("00", "01"), ("01", "02"), ("02", "03"), ("03", "04"), ("04", "05"), ("01", "06"), ("06", "07"),
-         ("07", "08"), ("04", "08"), ("05", "09"), ("08", "09"), ("10", "11"), ("09", "11")]
-PARTS = ["Foundations", "Unsupervised enhancement", "Seeing speech"]
-COLOURS = ["#dbe9f6", "#fde3c8", "#d9f0d3"]
+         ("07", "08"), ("04", "08"), ("05", "09"), ("08", "09"), ("10", "11"), ("09", "11"), ("11", "12"), ("11", "13")]
+PARTS = ["Foundations", "Unsupervised enhancement", "Seeing speech", "Beyond"]
+COLOURS = ["#dbe9f6", "#fde3c8", "#d9f0d3", "#e8dcf2"]
 
 
 def draw(out: str) -> None:
     plt.rcParams["svg.hashsalt"] = "udiffse_lite"  # the same file on every run
     plt.rcParams["svg.fonttype"] = "none"  # text stays text: small, and searchable in the book
-    fig, ax = plt.subplots(figsize=(9, 5.6))
+    fig, ax = plt.subplots(figsize=(11.8, 5.6))
     pos = {}
     for num, title, col, row in CHAPTERS:
         x, y = 0.5 + 3.2 * col, 5.5 - row
@@ -51,7 +52,7 @@ def draw(out: str) -> None:
                                                               shrinkA=0, shrinkB=0, connectionstyle="arc3,rad=0.05"))
     for col, name in enumerate(PARTS):
         ax.text(0.5 + 3.2 * col, 6.15, name, ha="center", fontsize=10, weight="bold")
-    ax.set_xlim(-0.9, 8.2)
+    ax.set_xlim(-0.9, 11.4)
     ax.set_ylim(-0.1, 6.4)
     ax.axis("off")
     fig.tight_layout()

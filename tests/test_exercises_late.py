@@ -1,4 +1,4 @@
-"""The exercise solutions of chapters 06-11 (udiffse_lite.exercises.ch06 ... ch11).
+"""The exercise solutions of chapters 06-13 (udiffse_lite.exercises.ch06 ... ch13).
 
 Each is checked against the library piece it re-derives, or against a known answer.
 """
@@ -158,3 +158,55 @@ def test_ch07_sdr_intervals_and_sample_size():
     assert r["paired"] < 0.3 * r["unpaired"] and r["difference"] == pytest.approx(np.mean(b - a))
     n = ch07.mixtures_needed(2.0, 0.5)
     assert 60 <= n <= 70  # (1.96 * 2 / 0.5)^2 = 61.5, a few more for Student's t
+
+
+# ----------------------------------------------------------------------------- ch12
+def test_ch12_zeta_sweep_reaches_the_bound_only_with_enough_weight():
+    from udiffse_lite.exercises import ch12
+
+    r = ch12.zeta_sweep(zetas=(0.1, 2.0), n_steps=30, n_samples=4)
+    assert abs(r[2.0] - 10 * np.log10(1.25)) < 0.3  # the 1 + 1/b bound of 4 chains
+    assert r[0.1] > r[2.0] + 1.0  # too weak a likelihood: the sources do not add up to the mixture
+
+
+def test_ch12_magnitude_domain_is_blind_to_a_common_phase():
+    from udiffse_lite.exercises import ch12
+
+    r = ch12.phase_blindness()
+    assert r["complex"][0] == pytest.approx(0.0, abs=1e-6) and r["complex"][1] > 100
+    assert r["magnitude"][0] == pytest.approx(0.0, abs=1e-6) and r["magnitude"][1] == pytest.approx(0.0, abs=1e-6)
+
+
+# ----------------------------------------------------------------------------- ch13
+def test_ch13_clean_phase_restores_the_clean_signal_from_its_own_magnitude():
+    """The clean speech's magnitude with its own phase is the clean speech; a phase-scrambled copy
+    scores far below 0 dB SI-SDR until its phase is replaced."""
+    from udiffse_lite import metrics, spectral
+    from udiffse_lite.examples import load_example
+    from udiffse_lite.exercises import ch13
+
+    s = load_example("matched-1").speech[:16000]
+    assert metrics.si_sdr(ch13.with_clean_phase(s, s), s) > 30
+    S = spectral.to_spec(torch.from_numpy(s))
+    rng = torch.Generator().manual_seed(0)
+    scrambled = spectral.to_wave(S.abs() * torch.exp(2j * np.pi * torch.rand(S.shape, generator=rng)), len(s)).numpy()
+    assert metrics.si_sdr(scrambled, s) < 0
+    assert metrics.si_sdr(ch13.with_clean_phase(scrambled, s), s) > metrics.si_sdr(scrambled, s) + 10
+
+
+def test_ch13_envelope_errors_shape_and_sense():
+    """From the shipped synthesiser's head: errors are positive, and the noisier the input, the
+    larger the audio-only error."""
+    import udiffse_lite as ul
+    from udiffse_lite import spectral
+    from udiffse_lite.examples import load_example
+    from udiffse_lite.exercises import ch13
+    from udiffse_lite.resynthesis import _lip_features
+    from udiffse_lite.robust_features import load_robust_encoder
+
+    ex = load_example("matched-2")
+    n_v = spectral.expected_video_frames(len(ex.speech))
+    r = ch13.envelope_errors(ul.load_pretrained("tiny-resynth"), load_robust_encoder(), "matched-2",
+                             _lip_features(ex.lips, n_v), snrs=(-5, 10))
+    assert set(r) == {-5, 10} and all(0 < e < 2 for pair in r.values() for e in pair)
+    assert r[-5][1] > r[10][1]
