@@ -259,7 +259,8 @@ viz.audio_table({f"sample {i + 1}": spectral.to_wave(gen[i], 127 * spectral.HOP)
 
 # %% [markdown]
 # The shape is right (the samples' long-term spectrum follows the training noise's), the *level*
-# is not: the samples are far too quiet. `docs/separation.md` (section 5) traces where it is lost:
+# is not: the samples are far too quiet (the players scale each sample to full range, so you hear
+# their texture, not their level). `docs/separation.md` (section 5) traces where it is lost:
 # the prior's own reverse process hands the network states it does not recognise as any of its six
 # noises, and in the last steps ($t < 0.2$) the network takes what it does not recognise for the
 # diffusion's own noise and removes 5-7 dB per step. In enhancement this does not happen: there the
@@ -287,7 +288,7 @@ viz.audio_table({f"sample {i + 1}": spectral.to_wave(gen[i], 127 * spectral.HOP)
 
 # %%
 speech_prior = ul.load_pretrained("tiny-ao").to(device)
-seconds = ul.size(fast=1.5, book=2.5, full=None)  # crop (None: the whole utterance)
+seconds = ul.size(fast=1.5, book=2.0, full=None)  # crop (None: the whole utterance)
 opts = dict(n_steps=ul.size(fast=16, full=30), n_samples=ul.size(fast=1, full=2))
 results = {}
 for noise in ["pink", "clatter"]:
@@ -337,13 +338,13 @@ viz.audio_table(waves)
 
 # %%
 a, b = load_example("matched-1"), load_example("mismatched-1")
-L = int(ul.size(fast=1.5, book=2.5, full=3.0) * 16000)
+L = int(ul.size(fast=1.5, book=2.0, full=3.0) * 16000)
 rng = np.random.default_rng(0)
 x2 = a.speech[:L] + b.speech[:L] + 0.02 * rng.standard_normal(L).astype(np.float32)
 n_v = spectral.expected_video_frames(L)
 lips = [a.lips[:n_v], b.lips[:n_v]]
 av_prior = ul.load_pretrained("tiny-av").to(device)
-sep_opts = dict(prior=av_prior, n_steps=ul.size(fast=16, full=30), n_samples=ul.size(fast=1, full=2), guidance=3.0)
+sep_opts = dict(prior=av_prior, n_steps=ul.size(fast=16, full=30), n_samples=ul.size(fast=1, book=1, full=2), guidance=3.0)
 refs = [a.speech[:L], b.speech[:L]]
 for label, order in (("true lips", lips), ("swapped lips", lips[::-1])):
     outs = ul.separate(x2, 16000, lips=order, **sep_opts)
@@ -370,8 +371,8 @@ viz.audio_table(waves)
 # so the two outputs would split the talkers at random, the same for true and swapped lips. The
 # gap between the two rows is what the lips contribute. Over six validation mixtures
 # (`docs/separation.md`, section 4) the true lips beat the swapped ones by about 5 dB per speaker,
-# but the outputs improve little on the mixture itself: each leans towards its talker without
-# leaving the other behind. The lips decide the order; a prior that leans on them harder would be
+# but the outputs do not improve on the mixture itself (-0.1 to -0.2 dB on average): each leans
+# towards its talker without leaving the other behind. The lips decide the order; a prior that leans on them harder would be
 # needed to separate well.
 #
 # </details>

@@ -113,8 +113,9 @@ for snr in (5, 0, -5):
     views[f"traffic {snr:+d} dB, audio + lips"] = (x, lipf)
     views[f"traffic {snr:+d} dB, audio only"] = (x, None)
 dist = {k: (relative_distance(enc, *v), relative_distance(untrained, *v)) for k, v in views.items()}
+print("relative distance to the features of the clean speech with its lips (0 = invariant)")
 for k, (d, d0) in dist.items():
-    print(f"{k:30s} distance to the clean AV features: trained {d:.2f}, untrained {d0:.2f}")
+    print(f"{k:30s} trained {d:.2f}   untrained {d0:.2f}")
 
 # %%
 fig, ax = plt.subplots(figsize=(8, 3.2))
@@ -226,7 +227,7 @@ plt.show()
 # %%
 synth = ul.load_pretrained("tiny-resynth")
 d = noisy_example("matched-2", noise="traffic", snr_db=ul.size(fast=0.0, full=-5.0), seed=0)
-L = int(ul.size(fast=2.0, full=4.0) * d["sr"])  # seconds of the 4.1 s sentence
+L = int(ul.size(fast=2.0, book=3.0, full=4.0) * d["sr"])  # seconds of the 4.1 s sentence
 x, s = d["x"][:L], d["s"][:L]
 S = spectral.normalise(spectral.to_spec(torch.from_numpy(s)))[0]
 T = S.shape[-1]
@@ -273,7 +274,7 @@ av_prior = ul.load_pretrained("tiny-av")
 opts = dict(n_steps=ul.size(fast=16, full=30), seed=0)
 n_v = spectral.expected_video_frames(len(x))
 lips = d["lips"][:n_v]
-n_chains = ul.size(fast=1, full=4)  # re-synthesis chains (their mean magnitude is kept)
+n_chains = ul.size(fast=1, book=2, full=4)  # re-synthesis chains (their mean magnitude is kept)
 outputs = {
     "noisy input": x,
     "AV-UDiffSE+ (ch. 11)": ul.enhance(x, d["sr"], prior=av_prior, video=lips, n_samples=ul.size(fast=1, full=2), **opts),
