@@ -24,7 +24,8 @@ real settings on short audio, feasible on a 2-core CPU) into ``book/chapters/``
 source, the package version and a digest of its code and checkpoint registry,
 and the size: an unchanged chapter is not re-run. After the build the numbers
 the text relies on are checked (:data:`CLAIMS`): chapter 11 must show both
-priors improving SI-SDR, or the build fails. ``test`` (nbval) runs in fast mode.
+priors improving SI-SDR, 12 its two-prior example enhancing and the lips deciding the order, 13
+re-synthesis beating the input on LSD and PER, or the build fails. ``test`` (nbval) runs in fast mode.
 """
 from __future__ import annotations
 
@@ -474,29 +475,45 @@ def toc_chapters() -> list[str]:
     return re.findall(r"file:\s*chapters/(\d\d_[a-z0-9_]+)", text)
 
 
-# Claims the executed book must support: chapter -> (regex over its printed outputs, what it says).
-# Chapter 11 prints "mean SI-SDR gain over the input: tiny-ao +X dB, tiny-av +Y dB".
+# Claims the executed book must support: chapter -> [(regex over its printed outputs, what it says,
+# a test of the captured numbers)]. Chapter 11 prints "mean SI-SDR gain over the input: tiny-ao +X dB,
+# tiny-av +Y dB"; 12 the pink-noise line of its two-prior enhancement and the true / swapped lips;
+# 13 its table (SI-SDR, ESTOI, LSD, PER per row).
+_NUM = r"([-+0-9.]+)"
 CLAIMS = {
-    "11_av_udiffse_plus": (r"mean SI-SDR gain over the input: tiny-ao ([-+0-9.]+) dB, tiny-av ([-+0-9.]+) dB",
-                           "both priors improve SI-SDR on average"),
+    "11_av_udiffse_plus": [
+        (rf"mean SI-SDR gain over the input: tiny-ao {_NUM} dB, tiny-av {_NUM} dB",
+         "both priors improve SI-SDR on average", lambda g: all(x > 0 for x in g))],
+    "12_two_priors": [
+        (rf"pink\s+\(seen\): SI-SDR input {_NUM} dB, NMF noise {_NUM} dB, diffusion noise prior {_NUM} dB",
+         "both noise models enhance the pink-noise example", lambda g: g[1] > g[0] and g[2] > g[0]),
+        (rf"true lips\s*: SI-SDR improvement of output 1 \(vs talker 1\) {_NUM} dB, output 2 \(vs talker 2\) "
+         rf"{_NUM} dB\s*swapped lips: SI-SDR improvement of output 1 \(vs talker 1\) {_NUM} dB, output 2 "
+         rf"\(vs talker 2\) {_NUM} dB",
+         "each output scores higher with its own talker's lips than with the other's",
+         lambda g: g[0] > g[2] and g[1] > g[3])],
+    "13_resynthesis": [
+        (rf"noisy input\s+{_NUM}\s+{_NUM}\s+{_NUM}\s+{_NUM}.*?re-synthesis\s+{_NUM}\s+{_NUM}\s+{_NUM}\s+{_NUM}",
+         "re-synthesis beats the noisy input on the log-spectral distance and the phone error rate",
+         lambda g: g[6] < g[2] and g[7] < g[3])],
 }
 
 
 def book_claims(nb, name: str) -> list[str]:
     """Problems with the numbers an executed chapter prints (empty list: its text holds)."""
-    if name not in CLAIMS:
-        return []
-    pattern, what = CLAIMS[name]
     text = "\n".join(o.get("text", "") if isinstance(o.get("text", ""), str) else "".join(o["text"])
                      for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
                      if o.get("output_type") == "stream")
-    m = re.search(pattern, text)
-    if not m:
-        return [f"{name}: the line the book's claim rests on is missing ({pattern!r})"]
-    gains = [float(g) for g in m.groups()]
-    if not all(g > 0 for g in gains):
-        return [f"{name}: {what} is false in the executed chapter: gains {gains} dB"]
-    return []
+    problems = []
+    for pattern, what, holds in CLAIMS.get(name, []):
+        m = re.search(pattern, text, flags=re.S)
+        if not m:
+            problems.append(f"{name}: the line the book's claim rests on is missing ({pattern!r})")
+            continue
+        numbers = [float(g) for g in m.groups()]
+        if not holds(numbers):
+            problems.append(f"{name}: {what} is false in the executed chapter: {numbers}")
+    return problems
 
 
 MATHJAX_SRC = Path("/usr/share/javascript/mathjax")  # Debian's libjs-mathjax (MathJax 2.7)
