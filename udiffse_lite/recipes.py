@@ -66,6 +66,9 @@ _RESYNTH = {**_AV_STAGE2, "p_uncond": 0.1, "speed_perturb": 0.0}
 
 # the noise types a noise prior trains on: babble (speech-like) and clatter (impulsive) stay unseen
 NOISE_PRIOR_TYPES = ("white", "pink", "brown", "hum", "traffic", "ventilation")
+# what the tiny noise-prior recipes share (tiny-noise and the experiments on its quiet samples)
+_NOISE = dict(batch_size=8, crop_frames=128, lr=2e-4, steps=2000, ema_decay=0.999, amp="bf16", lr_warmup=50,
+              lr_decay="cosine", val_every=500, ckpt_every=100, snapshot_every=500)
 
 RECIPES: dict[str, Recipe] = {
     # the first shipped prior (fp32, no augmentation); the stage tiny-ao and tiny-av warm-start from
@@ -157,31 +160,23 @@ RECIPES: dict[str, Recipe] = {
                                 val_every=250, ckpt_every=250),
                             "the first shipped tiny-av: the papers' light cross-attention, warm-started from "
                             "tiny-ao-v1@1000; its video pathway never learned (true vs wrong lips: +0.0 dB)"),
-    "tiny-noise": Recipe("tiny", "none",
-                         _tc(batch_size=8, crop_frames=128, lr=2e-4, steps=2000, ema_decay=0.999, amp="bf16",
-                             lr_warmup=50, lr_decay="cosine", val_every=500, ckpt_every=100, snapshot_every=500),
+    "tiny-noise": Recipe("tiny", "none", _tc(**_NOISE),
                          "a prior over noise (the noise library's train split) for the two-prior posterior of "
                          "DAVSS-NM; warm-started from tiny-ao (--init-from): spectro-temporal features carry "
                          "over, the distribution is learned anew; babble and clatter are held out (unseen types: "
                          "the learned noise prior's failure signature). Its noise-prediction score works in "
                          "UDiffSE's likelihood (coupling='score'), the EDM variant's did not",
                          data="noise", noise_types=NOISE_PRIOR_TYPES),
-    "tiny-noise-gain": Recipe("tiny", "none",
-                              _tc(batch_size=8, crop_frames=128, lr=2e-4, steps=2000, ema_decay=0.999, amp="bf16",
-                                  lr_warmup=50, lr_decay="cosine", val_every=500, ckpt_every=100, snapshot_every=500,
-                                  crop_gain_db=20.0),
+    "tiny-noise-gain": Recipe("tiny", "none", _tc(**_NOISE, crop_gain_db=20.0),
                               "tiny-noise with each crop at a random level (0 to -20 dB below max |S| = 1), to "
                               "test whether level was the cue that made tiny-noise's samples 20 dB too quiet: "
                               "it was not (samples at -34.7 dB; docs/separation.md section 5); kept as a record",
                               data="noise", noise_types=NOISE_PRIOR_TYPES),
-    "tiny-noise-gauss": Recipe("tiny", "none",
-                               _tc(batch_size=8, crop_frames=128, lr=2e-4, steps=1500, ema_decay=0.999, amp="bf16",
-                                   lr_warmup=50, lr_decay="cosine", val_every=500, ckpt_every=100,
-                                   snapshot_every=500, gaussian_crops=0.25),
+    "tiny-noise-gauss": Recipe("tiny", "none", _tc(**{**_NOISE, "steps": 1500}, gaussian_crops=0.25),
                                "tiny-noise with a quarter of the crops replaced by Gaussian noise of the crop's "
-                               "own spectrum (TrainConfig.gaussian_crops): the textureless states its reverse "
-                               "process meets, which tiny-noise shrinks (docs/separation.md section 5); "
-                               "warm-started from tiny-noise (--init-from)",
+                               "own spectrum (TrainConfig.gaussian_crops), warm-started from tiny-noise "
+                               "(--init-from): louder predictor-only samples, 1 dB worse enhancement, kept as a "
+                               "record (docs/separation.md section 6)",
                                data="noise", noise_types=NOISE_PRIOR_TYPES),
     "tiny-noise-edm": Recipe("tiny", "none",
                              _tc(batch_size=8, crop_frames=128, lr=2e-4, steps=3000, ema_decay=0.999, amp="bf16",
