@@ -283,7 +283,7 @@ viz.audio_table({f"sample {i + 1}": spectral.to_wave(gen[i], 127 * spectral.HOP)
 # mixture supplies the level at every step.
 #
 # *Question:* a speech prior trained the same way (chapter 04) generates speech about 9 dB too
-# quiet, the noise prior 20 dB. Why would noise be harder to generate than speech?
+# quiet, the noise prior 15-20 dB. Why would noise be harder to generate than speech?
 #
 # <details><summary>Answer</summary>
 #
