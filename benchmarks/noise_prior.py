@@ -2,7 +2,7 @@
 on types it never saw, the same validation mixtures for both.
 
     python benchmarks/noise_prior.py --corpus data/corpus --noise-prior tiny-noise \
-        [--speech tiny-ao] [--snrs -5 5] [--seconds 2.5] [--zeta 2]
+        [--speech tiny-ao] [--snrs -5 5] [--seconds 2.5] [--zeta 2] [--lam 1.3] [--seed 0]
 
 Speech prior with NMF noise (UDiffSE+, 30 steps x 2 chains) against the same speech prior with
 the noise prior (``--coupling score``: UDiffSE+ with the noise network's score in the likelihood;
@@ -53,12 +53,17 @@ def main(argv=None):
     ap.add_argument("--snrs", nargs="+", type=float, default=[-5, 5])
     ap.add_argument("--seconds", type=float, default=2.5)
     ap.add_argument("--zeta", type=float, default=None)
+    ap.add_argument("--lam", type=float, default=None, help="weight of the noise score (score coupling; "
+                    "default the library's TWO_PRIOR_LAM, 1.3)")
+    ap.add_argument("--seed", type=int, default=0, help="which validation mixtures (0: the tuning set; 1: a "
+                    "second draw to confirm a choice on)")
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--coupling", default="score", choices=["score", "dps"])
     ap.add_argument("--seen", nargs="+", default=None, help="the noise types the prior trained on "
                     "(default: its model card's, else the tiny-noise recipe's)")
     args = ap.parse_args(argv)
-    mixes = validation_mixtures(args.corpus, snrs=tuple(args.snrs), seconds=args.seconds)
+    mixes = validation_mixtures(args.corpus, snrs=tuple(args.snrs), seconds=args.seconds,
+                                 seed=args.seed)
     seen = tuple(args.seen) if args.seen else seen_types(args.noise_prior)
     speech = _load_prior(args.speech, "cpu")
     noise = _load_prior(args.noise_prior, "cpu")
@@ -69,7 +74,7 @@ def main(argv=None):
     for m in mixes:
         for model in res:
             extra = {} if model == "nmf" else dict(noise_model="diffusion", noise_prior=noise, coupling=args.coupling,
-                                                          zeta=args.zeta)
+                                                          zeta=args.zeta, lam=args.lam)
             r = score_mixtures(speech, [m], **kw, **extra)
             res[model].append((r["si_sdr"], r["pesq"], r["estoi"], r["rtf"]))
         print(f"{m['noise_type']:>12} {m['snr_db']:+.0f} dB: NMF {res['nmf'][-1][0]:+.2f}, "
