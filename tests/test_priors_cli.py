@@ -104,6 +104,30 @@ def test_cli_enhance_wav_from_outside_the_corpus(tmp_path):
     assert sr == 22050 and z.shape == (t.size,)
 
 
+def test_cli_enhance_with_a_diffusion_noise_prior(tmp_path):
+    # --noise-model diffusion: the same file through two priors, with a noise prior given as a path
+    import soundfile as sf
+
+    rng = np.random.default_rng(0)
+    t = np.arange(16000) / 16000
+    y = 0.3 * np.sin(2 * np.pi * 220 * t) + 0.05 * rng.standard_normal(t.size)
+    sf.write(tmp_path / "noisy.wav", y, 16000)
+    ck = mini_prior().save(tmp_path / "mini.pt")
+    noise_ck = mini_prior().save(tmp_path / "noise.pt")
+    common = ["enhance", str(tmp_path / "noisy.wav"), "--checkpoint", str(ck), "--steps", "3", "--samples", "1"]
+    assert cli.main(common + ["--out", str(tmp_path / "nmf.wav")]) == 0
+    assert cli.main(common + ["--out", str(tmp_path / "dif.wav"), "--noise-model", "diffusion",
+                              "--noise-prior", str(noise_ck)]) == 0
+    a, _ = sf.read(tmp_path / "nmf.wav")
+    b, sr = sf.read(tmp_path / "dif.wav")
+    assert sr == 16000 and b.shape == y.shape and np.abs(a - b).max() > 1e-4  # another noise model, another output
+    with pytest.raises(SystemExit, match="applies to --noise-model diffusion"):
+        cli.main(common + ["--out", str(tmp_path / "x.wav"), "--noise-prior", str(noise_ck)])
+    with pytest.raises(SystemExit, match="drop --method udiffse"):
+        cli.main(common + ["--out", str(tmp_path / "x.wav"), "--noise-model", "diffusion", "--method", "udiffse"])
+    assert not (tmp_path / "x.wav").exists()
+
+
 def test_cli_enhance_refuses_to_overwrite_input(tmp_path):
     import soundfile as sf
 

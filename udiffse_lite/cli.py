@@ -155,6 +155,9 @@ def cmd_enhance_many(args, files: list[Path]) -> int:
         raise SystemExit(f"error: cannot write into {out} (permission denied); choose another --out")
     if args.method != "udiffse+":
         raise SystemExit("error: batch mode runs udiffse+; enhance files one by one for --method udiffse")
+    if args.noise_model != "nmf":
+        raise SystemExit("error: batch mode runs the NMF noise model; enhance files one by one for "
+                         "--noise-model diffusion")
     _check_device(args.device)
     loaded = [load_audio(f, sr=None) for f in files]  # every file read (and checked) before any work
     prior = _load_prior(args.checkpoint, False)
@@ -196,14 +199,24 @@ def cmd_enhance(args) -> int:
         prior = prior.to(args.device)
     if video is not None and not prior.conditional:
         raise SystemExit("error: this checkpoint is audio-only; drop --lips/--features or use tiny-av")
+    noise = {}
+    if args.noise_model == "diffusion":
+        if args.method != "udiffse+":
+            raise SystemExit("error: --noise-model diffusion runs with udiffse+; drop --method udiffse")
+        noise = dict(noise_model="diffusion", noise_prior=_load_prior(args.noise_prior or "tiny-noise", False))
+        if args.device:
+            noise["noise_prior"] = noise["noise_prior"].to(args.device)
+    elif args.noise_prior:
+        raise SystemExit("error: --noise-prior applies to --noise-model diffusion; add it or drop --noise-prior")
     t0 = time.perf_counter()
     s_hat = enhance(y, sr, prior=prior, method=args.method, video=video, n_steps=args.steps,
                     n_samples=args.samples, seed=args.seed, schedule=args.schedule, preset=args.preset,
-                    em_iters=args.em_iters, progress=True)
+                    em_iters=args.em_iters, progress=True, **noise)
     save_audio(out, s_hat, sr)
     dur = len(y) / sr
+    what = "diffusion noise prior" if noise else "NMF noise"
     print(f"enhanced {inp} ({dur:.1f} s at {sr} Hz) -> {out} in {time.perf_counter() - t0:.1f} s "
-          f"({args.method}, {'audio-visual' if video is not None else 'audio-only'})")
+          f"({args.method}, {'audio-visual' if video is not None else 'audio-only'}, {what})")
     return 0
 
 
@@ -225,6 +238,9 @@ def _add_enhance(sub):
     p.add_argument("--steps", type=int, default=None, help="reverse steps N (default: the preset's, 30)")
     p.add_argument("--samples", type=int, default=None, help="parallel chains b (default: the preset's, 2)")
     p.add_argument("--em-iters", type=int, default=5, help="EM iterations (udiffse only)")
+    p.add_argument("--noise-model", default="nmf", choices=["nmf", "diffusion"],
+                   help="the noise model: NMF fitted to the recording (default) or a diffusion noise prior")
+    p.add_argument("--noise-prior", help="noise prior name or path for --noise-model diffusion (default tiny-noise)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", help="cpu or cuda (default: where the checkpoint loads)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
