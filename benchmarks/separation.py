@@ -50,6 +50,7 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--guidance", nargs="+", type=float, default=[1.0])
     ap.add_argument("--coupling", default="score", choices=["score", "dps"])
+    ap.add_argument("--lam", type=float, default=None, help="the noise model's likelihood weight (score coupling)")
     args = ap.parse_args(argv)
     mixes = make_separation_mixtures(args.corpus, args.split, n=args.n, snr_db=args.snr, sir_db=args.sir,
                                      seconds=args.seconds)
@@ -65,7 +66,7 @@ def main(argv=None):
             n_v = expected_video_frames(len(m["x"]))  # the mixture is cut from the start of both utterances
             l1, l2 = (_lips({"lips": p})[:n_v] for p in m["lips"])
             kw = dict(prior=prior, noise_prior=noise, n_steps=args.steps, n_samples=2, guidance=g,
-                      precision="auto", coupling=args.coupling)
+                      precision="auto", coupling=args.coupling, lam=args.lam)
             t0 = time.perf_counter()
             per["true"] += improvements(separate(m["x"], 16000, lips=[l1, l2], **kw), m)
             wall += time.perf_counter() - t0

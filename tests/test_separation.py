@@ -172,6 +172,12 @@ def test_separate_returns_one_waveform_per_lip_video_in_order():
     assert len(dps) == 2 and all(o.shape == (L,) and np.isfinite(o).all() for o in dps)
     with pytest.raises(ValueError, match="coupling must be"):
         ul.separate(x, 16000, lips=lips, prior=prior, coupling="joint")
+    with pytest.raises(ValueError, match="lam weights the score coupling"):
+        ul.separate(x, 16000, lips=lips, prior=prior, lam=0.0)
+    with pytest.raises(ValueError, match="lam weights the score coupling"):
+        ul.separate(x, 16000, lips=lips, prior=prior, lam=1.3, coupling="dps")
+    heavier = ul.separate(x, 16000, lips=lips, prior=prior, n_steps=4, n_samples=1, lam=1.3)
+    assert all(np.abs(h - o).max() > 1e-5 for h, o in zip(heavier, outs))  # the weight reaches the sampler
     blind = ul.separate(x, 16000, lips=[None, None], prior=prior, n_steps=4, n_samples=1)  # no lips: null video
     assert len(blind) == 2 and all(o.shape == (L,) and np.isfinite(o).all() for o in blind)
     with pytest.raises(ValueError, match="one lip video per speaker"):

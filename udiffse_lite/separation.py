@@ -165,7 +165,7 @@ def dps_sample(priors, X: torch.Tensor, *, videos=None, cfg: DPSConfig | None = 
 
 def score_coupled_sample(priors, noise, X: torch.Tensor, *, videos=None, n_steps: int = 30, n_samples: int = 2,
                          snr: float | None = None, guidance: float | None = None, generator: torch.Generator | None = None,
-                         callback=None) -> torch.Tensor:
+                         callback=None, lam: float = 1.0) -> torch.Tensor:
     """K speech sources and a noise model, coupled through UDiffSE's posterior score instead of DPS.
 
     Speaker ``k`` sees the mixture minus the others' current clean (Tweedie) estimates,
@@ -184,6 +184,8 @@ def score_coupled_sample(priors, noise, X: torch.Tensor, *, videos=None, n_steps
         videos: None or K video feature batches (None entries: no video).
         snr: the corrector's r; None follows the step count as UDiffSE+ does
             (:func:`~udiffse_lite.samplers.corrector_snr`).
+        lam: weight of the noise model's likelihood (UDiffSE+'s ``lam``; 1 is exact for Gaussian
+            sources).
 
     Returns:
         (K + 1, B, F, T) complex64: every speaker's final chains, then the noise's
@@ -226,11 +228,11 @@ def score_coupled_sample(priors, noise, X: torch.Tensor, *, videos=None, n_steps
         new_s0 = []
         for k in range(K):
             eps = 2.0 * (r * sigma) ** 2  # the corrector (UDiffSE+'s "paper" step)
-            sc = priors[k].score(S[k], t, videos[k], **kws[k]) + liks[k](S[k])
+            sc = priors[k].score(S[k], t, videos[k], **kws[k]) + lam * liks[k](S[k])
             S[k] = S[k] + eps * sc + torch.sqrt(2 * eps) * complex_randn(S[k].shape, generator, X.device, X.dtype)
             prior_sc = priors[k].score(S[k], t, videos[k], **kws[k])
             e = (S[k] + sigma ** 2 * prior_sc) / mu  # Tweedie
-            post = e + sigma ** 2 / mu * liks[k](mu * e)  # the likelihood at mu_t S0 (posterior_tweedie)
+            post = e + lam * sigma ** 2 / mu * liks[k](mu * e)  # the likelihood at mu_t S0 (posterior_tweedie)
             S[k], _ = sde.ancestral_step(S[k], post, t, dt, generator, noise=i < len(ts) - 1)
             new_s0.append(e)
         s0 = new_s0
@@ -276,7 +278,7 @@ class _NMFNoise:
 
 def separate(y, sr: int, *, lips: list, prior=None, noise_prior="nmf", n_steps: int = 30, n_samples: int = 2,
              zeta: float | None = None, guidance: float | None = None, seed: int | None = 0, nmf_rank: int = 4,
-             precision: str | None = None, coupling: str = "score") -> list:
+             precision: str | None = None, coupling: str = "score", lam: float | None = None) -> list:
     """Separate the K speakers of a noisy mixture, one per lip video, with a speech prior per
     speaker (the same AV prior, each conditioned on its own lips) and a noise model.
 
@@ -288,6 +290,7 @@ def separate(y, sr: int, *, lips: list, prior=None, noise_prior="nmf", n_steps: 
         noise_prior: ``"nmf"`` (a rank-``nmf_rank`` NMF refitted on the residual every 2 steps) or a
             diffusion noise prior (``load_pretrained("tiny-noise")``).
         n_steps, n_samples, zeta, guidance: see :class:`DPSConfig`.
+        lam: the noise model's likelihood weight in the score coupling (default 1).
         coupling: ``"score"`` (default: :func:`score_coupled_sample`, UDiffSE's posterior score per
             speaker; reaches the Wiener bound with Gaussian sources, and in enhancement it beat DPS
             by 6 dB, ``docs/separation.md``) or ``"dps"`` (the paper's; ``zeta`` applies to it only).
@@ -319,6 +322,9 @@ def separate(y, sr: int, *, lips: list, prior=None, noise_prior="nmf", n_steps: 
         raise ValueError(f"coupling must be 'score' or 'dps', got {coupling!r}")
     if coupling == "score" and zeta is not None:
         raise ValueError("zeta is the weight of the DPS coupling: pass coupling='dps' with it, or drop it")
+    if lam is not None and (coupling != "score" or not (math.isfinite(lam) and lam > 0)):
+        raise ValueError(f"lam weights the score coupling's likelihood: a finite number > 0 with "
+                         f"coupling='score', got {lam!r} with coupling={coupling!r}")
     extra = {} if zeta is None else {"zeta": zeta}
     cfg = DPSConfig(n_steps=n_steps, n_samples=n_samples, guidance=guidance, **extra)
     if isinstance(noise_prior, str) and noise_prior != "nmf":
@@ -351,7 +357,8 @@ def separate(y, sr: int, *, lips: list, prior=None, noise_prior="nmf", n_steps: 
         with torch.no_grad():
             if coupling == "score":
                 states = score_coupled_sample([prior] * K, noise, X, videos=feats, n_steps=n_steps,
-                                              n_samples=n_samples, guidance=guidance, generator=gen)
+                                              n_samples=n_samples, guidance=guidance, generator=gen,
+                                              lam=1.0 if lam is None else lam)
             else:
                 states = dps_sample([prior] * K + [noise], X, videos=feats + [None], cfg=cfg,
                                     nf=float(NF.reshape(-1)[0]), generator=gen, callback=refit)
