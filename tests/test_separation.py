@@ -134,6 +134,8 @@ def test_enhance_with_a_diffusion_noise_prior_runs_and_refuses_bad_settings():
         enhance(y, 16000, prior=speech, noise_model="diffusion", noise_prior=noise, coupling="dps", zeta=-1.0)
     with pytest.raises(ValueError, match="coupling='dps'"):
         enhance(y, 16000, prior=speech, noise_model="diffusion", noise_prior=noise, zeta=1.0)  # zeta is DPS's
+    with pytest.raises(ValueError, match="lam weights the score coupling"):  # and lam is the score coupling's
+        enhance(y, 16000, prior=speech, noise_model="diffusion", noise_prior=noise, coupling="dps", lam=1.3)
     with pytest.raises(ValueError, match="unknown pretrained prior 'tiny-nois'"):  # a name: the shipped ones
         enhance(y, 16000, prior=speech, noise_model="diffusion", noise_prior="tiny-nois")
     with pytest.raises(ValueError, match="posterior score"):

@@ -42,10 +42,9 @@ Notebook: 08_posterior_udiffse.ipynb, 09_udiffse_plus.ipynb
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -784,6 +783,9 @@ def enhance(y, sr: int, *, prior, method: str = "udiffse+", video=None, n_steps:
     if noise_model == "diffusion":
         if coupling == "score" and zeta is not None:
             raise ValueError("zeta is the weight of the DPS coupling: pass coupling='dps' with it, or drop it")
+        if coupling == "dps" and lam is not None:
+            raise ValueError("lam weights the score coupling's noise likelihood; DPS is weighted by zeta: "
+                             "drop lam or use coupling='score'")
         if coupling == "score" and cfg.schedule != "posterior-score":
             raise ValueError(f"a diffusion noise prior enters through the posterior score; schedule={cfg.schedule!r} "
                              "(preset 'reference'?) needs the NMF noise model, or use coupling='dps'")
@@ -838,7 +840,7 @@ def _two_prior_method(prior, noise_prior, zeta, coupling="dps"):
     def run(prior, X, *, cfg, video, generator, nf):
         if coupling == "score":
             if cfg.lam is None:  # the learned noise prior's calibrated weight (TWO_PRIOR_LAM), not the exact 1
-                cfg = dataclasses.replace(cfg, lam=TWO_PRIOR_LAM)
+                cfg = replace(cfg, lam=TWO_PRIOR_LAM)
             return udiffse_plus_two_priors(prior, X, noise_prior, cfg=cfg, video=video, generator=generator)
         dcfg = DPSConfig(n_steps=cfg.n_steps, n_samples=cfg.n_samples, guidance=cfg.guidance, **extra)
         states = dps_sample([prior, noise_prior], X, videos=[video, None], cfg=dcfg, nf=nf, generator=generator)
