@@ -98,7 +98,7 @@ for name in ("centroids", "feat_mean", "feat_std"):  # the same input normalisat
     getattr(untrained, name).copy_(getattr(enc, name))
 ex = load_example("matched-2")
 n_v = spectral.expected_video_frames(len(ex.speech))
-lipf = _lip_features(ex.lips, n_v)  # (T_v, 64): the lip encoder of chapter 10
+lipf = _lip_features(ex.lips, n_v)  # (T_v, 64): chapter 10's first lip reader, which this encoder was trained on
 
 
 def relative_distance(e, y, lips):

@@ -89,3 +89,64 @@ def test_shipped_checkpoint_is_small_and_beats_majority():
     for split in ("test_matched", "test_mismatched"):
         a = enc.meta["accuracy"][split]
         assert a["accuracy"] > a["majority_rate"] + 0.1, (split, a)
+
+
+def test_new_face_augmentation_keeps_motion_and_labels(tiny):
+    clips = visual._load_split(tiny, "valid")
+    same = visual._batch(clips, np.random.default_rng(3), 4, 12, p_new_face=0.0)
+    again = visual._batch(clips, np.random.default_rng(3), 4, 12, p_new_face=0.0)
+    torch.testing.assert_close(same[0], again[0])
+    from udiffse_lite.data.lips import mouth_opening
+    for seed in range(4):  # one clip per draw: the same clip and crop, once as stored, once on a new face
+        (old, y_old), (new, y_new) = (visual._batch(clips, np.random.default_rng(seed), 1, 12, p_new_face=p)
+                                      for p in (0.0, 1.0))
+        assert new.shape == old.shape and new.dtype == torch.uint8
+        torch.testing.assert_close(y_new, y_old)  # the same viseme labels
+        assert (new.float() - old.float()).abs().mean() > 5  # another face and skin, not sensor noise
+        # the mouth still opens and closes with the same articulation
+        a, b = mouth_opening(new[0].numpy()), mouth_opening(old[0].numpy())
+        if np.ptp(b) > 0 and np.ptp(a) > 0:
+            assert np.corrcoef(a, b)[0, 1] > 0.5, (seed, a, b)
+    with pytest.raises(ValueError, match="p_new_face"):
+        visual.train_lip_encoder(tiny, None, steps=1, p_new_face=1.5, progress=False)
+
+
+def test_new_faces_evaluation_and_extraction_are_reproducible(tiny, tmp_path):
+    enc = visual.LipEncoder().eval()
+    a = visual.frame_accuracy(tiny, enc, "valid", majority_class=0, face="random")
+    b = visual.frame_accuracy(tiny, enc, "valid", majority_class=0, face="random")
+    assert a == b and a["frames"] == sum(r["n_video_frames"] for r in load_metadata(tiny, "valid"))
+    visual.extract_features(tiny, enc, str(tmp_path / "own"), split="valid")
+    visual.extract_features(tiny, enc, str(tmp_path / "new"), split="valid", face="random")
+    visual.extract_features(tiny, enc, str(tmp_path / "new2"), split="valid", face="random")
+    r = load_metadata(tiny, "valid")[0]
+    own, new, new2 = (np.load(tmp_path / d / "valid" / f"{r['id']}.npy") for d in ("own", "new", "new2"))
+    np.testing.assert_array_equal(new, new2)
+    assert new.shape == own.shape and not np.allclose(new, own)
+
+
+def test_shipped_encoder_reads_unseen_faces():
+    """The shipped reader was trained with new-face augmentation: faces it never saw cost it little."""
+    if not os.path.exists(visual.DEFAULT_CKPT):
+        pytest.skip("no shipped lip encoder checkpoint yet")
+    acc = visual.load_lip_encoder().meta["accuracy"]
+    if "test_mismatched@new-faces" not in acc:
+        pytest.skip("the shipped lip encoder predates the new-face evaluation")
+    for split in ("test_matched", "test_mismatched"):
+        assert acc[f"{split}@new-faces"]["accuracy"] > acc[split]["accuracy"] - 0.05, (split, acc)
+        assert acc[f"{split}@new-faces"]["accuracy"] > 0.75
+
+
+def test_run_snapshots_get_the_reader_their_features_came_from():
+    """A training run's prior.pt carries no lip reader; evaluation attaches the one its features came from."""
+    from udiffse_lite.evaluation import _run_lip_encoder
+    if not (os.path.exists(visual.DEFAULT_CKPT) and os.path.exists(visual.V1_CKPT)):
+        pytest.skip("the shipped lip readers are missing")
+    x = torch.randint(0, 256, (1, 6, 88, 88), dtype=torch.uint8)
+    with torch.no_grad():
+        v1, new = visual.load_lip_encoder(visual.V1_CKPT)(x), visual.load_lip_encoder()(x)
+        assert not torch.allclose(v1, new)
+        for feats, want in (("data/corpus/features/lips", v1), ("/c/features/lips/", v1),
+                            ("data/corpus/features/lips_faces", new)):
+            torch.testing.assert_close(_run_lip_encoder({"data": {"features": feats}})(x), want)
+        torch.testing.assert_close(_run_lip_encoder({})(x), new)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import platform
 import subprocess
 import time
@@ -56,14 +57,23 @@ class Condition:
     mixtures: list = field(default_factory=list)
 
 
+def _run_lip_encoder(meta: dict):
+    """The lip reader whose features a training run read: the first reader for ``features/lips``
+    (the runs before the face-augmented reader), the shipped one otherwise."""
+    from .visual import V1_CKPT, load_lip_encoder
+
+    feats = (meta.get("data") or {}).get("features") if isinstance(meta.get("data"), dict) else None
+    if feats and os.path.basename(os.path.normpath(str(feats))) == "lips":
+        return load_lip_encoder(V1_CKPT)
+    return load_lip_encoder()
+
+
 def _load_prior(name: str, device, precision: str | None = None):
     from .priors import ScorePrior, load_pretrained
 
     p = ScorePrior.from_checkpoint(name) if Path(name).exists() else load_pretrained(name)
-    if p.conditional and p.lip_encoder is None:  # a training run's snapshot: attach the shipped encoder
-        from .visual import load_lip_encoder
-
-        p.lip_encoder = load_lip_encoder().requires_grad_(False).eval()
+    if p.conditional and p.lip_encoder is None:  # a training run's snapshot: attach its lip reader
+        p.lip_encoder = _run_lip_encoder(p.meta).requires_grad_(False).eval()
     p = p.to(device).eval()
     if precision is not None:
         p.set_precision(precision)

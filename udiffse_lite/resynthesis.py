@@ -25,15 +25,16 @@ DEFAULT_PRIOR = "tiny-resynth"  # fine-tuning on noisy features (tiny-resynth-ft
 
 
 def _lip_features(lips, n_video: int) -> torch.Tensor:
-    """Lip frames (T_v, H, W) through the shipped lip encoder, or lip features (T_v, 64) as given."""
+    """Lip frames (T_v, H, W) through the first lip reader, or lip features (T_v, 64) as given."""
     v = torch.as_tensor(np.asarray(lips) if not torch.is_tensor(lips) else lips)
     if v.dim() == 3:
-        from .visual import load_lip_encoder
+        from .visual import V1_CKPT, load_lip_encoder
 
+        # the robust AV encoder was trained on the first lip reader's features (visual.V1_CKPT).
         # uint8 (0..255) or float frames (0..1, or 0..255 as samplers._check_video passes them on): the
         # lip encoder standardises every clip, so the scale of float frames does not matter
         with torch.no_grad():
-            v = load_lip_encoder()(v[None])[0]
+            v = load_lip_encoder(V1_CKPT)(v[None])[0]
     if v.shape[0] < n_video:  # a frame short at the end: repeat the last one
         v = torch.cat([v, v[-1:].expand(n_video - v.shape[0], -1)])
     return v[:n_video].float()

@@ -9,7 +9,8 @@ carrying the noise and the modality, and keep what both modalities say about the
 :class:`RobustAVEncoder` is that idea at teaching size:
 
 * inputs per video frame (25 fps): five 40-band log-mel frames of the audio (125 fps, stacked)
-  and the 64 features of the frozen lip encoder (``udiffse_lite.visual``);
+  and the 64 features of the first frozen lip reader (``udiffse_lite.visual.V1_CKPT``: the shipped
+  encoder was trained on its features; ``<corpus>/features/lips`` holds them);
 * modality dropout (audio only, video only, both) and noise augmentation (the corpus' train
   noises at -5 to 20 dB) during training, the targets always from the clean utterance;
 * two heads: k-means clusters of clean log-mel frames (HuBERT's first iteration) and the

@@ -28,6 +28,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 DEFAULT_CKPT = os.path.join(os.path.dirname(__file__), "checkpoints", "lip_encoder.pt")
+# the first reader, trained on the corpus' twelve faces only (`lip-encoder train --steps 1500`): the
+# robust AV encoder of re-synthesis and `tiny-av-xattn` were trained on its features and keep it
+V1_CKPT = os.path.join(os.path.dirname(__file__), "checkpoints", "lip_encoder_v1.pt")
 
 
 @dataclass
@@ -127,37 +130,57 @@ class LipEncoder(nn.Module):
 
 
 # ---------------------------------------------------------------- data for pretraining
-def _load_split(corpus_dir: str, split: str, limit: int | None = None):
+def _load_split(corpus_dir: str, split: str, limit: int | None = None, face: str | None = None,
+                seed: int = 0):
+    """``[(frames, visemes, art), ...]`` of a split; ``face`` re-renders every clip with that face."""
     from .data.corpus import load_metadata
+    from .data.lips import render_mouth, speaker_appearance
     rows = load_metadata(corpus_dir, split)
     if limit is not None and len(rows) > limit:  # an even spread over voices and sentences
         rows = [rows[i] for i in np.linspace(0, len(rows) - 1, limit).round().astype(int)]
     clips = []
-    for r in rows:
+    for k, r in enumerate(rows):
         with np.load(r["lips"]) as z:
-            clips.append((z["frames"], z["visemes"].astype(np.int64)))
+            frames, vis, art = z["frames"], z["visemes"].astype(np.int64), z["art"]
+        if face is not None:
+            name = random_face_name(np.random.default_rng([seed, k, 1])) if face == "random" else face
+            frames = render_mouth(art, speaker_appearance(name), np.random.default_rng([seed, k]))
+        clips.append((frames, vis, art))
     return clips
 
 
-def _batch(clips, rng: np.random.Generator, batch: int, T: int):
+def random_face_name(rng: np.random.Generator) -> str:
+    """A face no corpus voice has: :func:`~udiffse_lite.data.lips.speaker_appearance` of a random name.
+
+    Notebook: 10_seeing_speech.ipynb
+    """
+    return f"face-{int(rng.integers(0, 2 ** 31))}"
+
+
+def _batch(clips, rng: np.random.Generator, batch: int, T: int, p_new_face: float = 0.0):
+    from .data.lips import render_mouth, speaker_appearance
     X, Y = [], []
     for i in rng.integers(0, len(clips), batch):
-        f, y = clips[i]
+        f, y, art = clips[i]
         if len(f) <= T:
             pad = T - len(f)
             f = np.concatenate([f, np.repeat(f[-1:], pad, 0)])
+            art = np.concatenate([art, np.repeat(art[-1:], pad, 0)])
             y = np.concatenate([y, np.full(pad, -100)])  # padded frames are ignored by the loss
             a = 0
         else:
             a = int(rng.integers(0, len(f) - T + 1))
-        X.append(f[a:a + T])
+        if p_new_face > 0 and rng.random() < p_new_face:  # the same lip motion on a face never rendered
+            X.append(render_mouth(art[a:a + T], speaker_appearance(random_face_name(rng)), rng))
+        else:
+            X.append(f[a:a + T])
         Y.append(y[a:a + T])
     return torch.from_numpy(np.stack(X)), torch.from_numpy(np.stack(Y))
 
 
 @torch.no_grad()
 def frame_accuracy(corpus_dir: str, encoder: LipEncoder, split: str = "test_matched",
-                   majority_class: int | None = None) -> dict:
+                   majority_class: int | None = None, face: str | None = None) -> dict:
     """Per-frame viseme accuracy of the lip reader on a split, next to the majority-class rate.
 
     Args:
@@ -165,6 +188,10 @@ def frame_accuracy(corpus_dir: str, encoder: LipEncoder, split: str = "test_matc
         encoder: a trained :class:`LipEncoder`.
         split: split to score.
         majority_class: the *training* majority class (default: from ``train``).
+        face: re-render every clip of the split with this face (a name for
+            :func:`~udiffse_lite.data.lips.speaker_appearance`), or ``"random"`` for a new face per
+            clip (fixed seeds), before reading it: how well the reader copes with faces it never
+            saw. None: the corpus' frames.
 
     Returns:
         ``{"accuracy", "majority_rate", "majority_class", "frames"}``: the majority rate is
@@ -173,11 +200,11 @@ def frame_accuracy(corpus_dir: str, encoder: LipEncoder, split: str = "test_matc
     Notebook: 10_seeing_speech.ipynb
     """
     if majority_class is None:
-        ys = np.concatenate([y for _, y in _load_split(corpus_dir, "train", limit=400)])
+        ys = np.concatenate([c[1] for c in _load_split(corpus_dir, "train", limit=400)])
         majority_class = int(np.bincount(ys).argmax())
     encoder.eval()
     correct = total = maj = 0
-    for f, y in _load_split(corpus_dir, split):
+    for f, y, _ in _load_split(corpus_dir, split, face=face):
         pred = encoder.classify(torch.from_numpy(f)[None])[0].argmax(-1).numpy()
         correct += int((pred == y).sum())
         maj += int((y == majority_class).sum())
@@ -190,7 +217,7 @@ def train_lip_encoder(corpus_dir: str, out_path: str = DEFAULT_CKPT, steps: int 
                       clip_frames: int = 16, lr: float = 2e-3, seed: int = 0,
                       cfg: LipEncoderConfig | None = None, progress: bool = True,
                       eval_splits=("test_matched", "test_mismatched"), max_utterances: int | None = 900,
-                      threads: int | None = 1) -> dict:
+                      threads: int | None = 1, p_new_face: float = 0.0) -> dict:
     """Pretrain the lip encoder as a per-frame viseme classifier and save it frozen.
 
     Args:
@@ -207,6 +234,10 @@ def train_lip_encoder(corpus_dir: str, out_path: str = DEFAULT_CKPT, steps: int 
         max_utterances: training clips held in memory (an even subset of ``train``; None = all).
         threads: torch CPU threads while training (1: on a shared 2-core machine two OpenMP
             threads waiting on each other were 6x slower than one); None keeps the setting.
+        p_new_face: share of training clips re-rendered, from their articulator trajectories,
+            on a random face no corpus voice has (:func:`random_face_name`). The corpus has one
+            face per voice (12 in ``train``), and a reader trained on those alone reads unseen
+            faces' lips about 10 points worse; this augmentation is what fixes it.
 
     Returns:
         ``{"encoder", "accuracy": {split: frame_accuracy(...)}, "params", "seconds"}``.
@@ -217,7 +248,7 @@ def train_lip_encoder(corpus_dir: str, out_path: str = DEFAULT_CKPT, steps: int 
         raise ValueError(f"steps must be positive, got {steps}")
     with _threads(threads):
         return _train(corpus_dir, out_path, steps, batch, clip_frames, lr, seed, cfg, progress, eval_splits,
-                      max_utterances)
+                      max_utterances, p_new_face)
 
 
 @contextlib.contextmanager
@@ -231,7 +262,10 @@ def _threads(n: int | None):
         torch.set_num_threads(old)
 
 
-def _train(corpus_dir, out_path, steps, batch, clip_frames, lr, seed, cfg, progress, eval_splits, max_utterances):
+def _train(corpus_dir, out_path, steps, batch, clip_frames, lr, seed, cfg, progress, eval_splits, max_utterances,
+           p_new_face):
+    if not 0.0 <= p_new_face <= 1.0:
+        raise ValueError(f"p_new_face must be in [0, 1], got {p_new_face}")
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     clips = _load_split(corpus_dir, "train", limit=max_utterances)
@@ -241,7 +275,7 @@ def _train(corpus_dir, out_path, steps, batch, clip_frames, lr, seed, cfg, progr
     t0 = time.time()
     enc.train()
     for step in range(steps):
-        X, Y = _batch(clips, rng, batch, clip_frames)
+        X, Y = _batch(clips, rng, batch, clip_frames, p_new_face)
         logits = enc.classify(X)
         loss = F.cross_entropy(logits.flatten(0, 1), Y.flatten(), ignore_index=-100)
         opt.zero_grad()
@@ -253,13 +287,16 @@ def _train(corpus_dir, out_path, steps, batch, clip_frames, lr, seed, cfg, progr
     enc.eval()
     for p in enc.parameters():
         p.requires_grad_(False)
-    ys = np.concatenate([y for _, y in clips])
+    ys = np.concatenate([c[1] for c in clips])
     maj = int(np.bincount(ys).argmax())
     acc = {s: frame_accuracy(corpus_dir, enc, s, maj) for s in eval_splits}
+    for s in eval_splits:  # the same clips on faces never seen (a new face per clip)
+        acc[f"{s}@new-faces"] = frame_accuracy(corpus_dir, enc, s, maj, face="random")
     res = {"encoder": enc, "accuracy": acc, "params": enc.n_params(), "seconds": round(time.time() - t0, 1)}
     if out_path:
         save_lip_encoder(enc, out_path, meta={"accuracy": acc, "steps": steps, "seed": seed, "batch": batch,
                                               "clip_frames": clip_frames, "max_utterances": max_utterances,
+                                              "p_new_face": p_new_face,
                                               "corpus": os.path.basename(os.path.abspath(corpus_dir)),
                                               "seconds": res["seconds"]})
     if progress:
@@ -303,11 +340,14 @@ def load_lip_encoder(path: str = DEFAULT_CKPT) -> LipEncoder:
 
 @torch.no_grad()
 def extract_features(corpus_dir: str, encoder: LipEncoder, out_dir: str, split: str | None = None,
-                     threads: int | None = 1) -> int:
+                     threads: int | None = 1, face: str | None = None, seed: int = 0) -> int:
     """Precompute lip features for a split (or all splits) into ``<out_dir>/<split>/<id>.npy``.
 
     Each file is (T_v, p) float32, one row per 25 fps video frame, the layout
     :class:`udiffse_lite.data.datasets.CropDataset` reads with ``features=out_dir``.
+
+    ``face="random"`` reads every clip re-rendered on a new face (fixed by ``seed`` and the clip's
+    index; see :func:`frame_accuracy`): training features that do not tie a face to a voice.
 
     Returns:
         Number of files written.
@@ -319,17 +359,22 @@ def extract_features(corpus_dir: str, encoder: LipEncoder, out_dir: str, split: 
     n = 0
     with _threads(threads):
         for sp in ([split] if split else SPLITS):
-            n += _extract_split(corpus_dir, encoder, out_dir, sp, load_metadata)
+            n += _extract_split(corpus_dir, encoder, out_dir, sp, load_metadata, face, seed)
     return n
 
 
 @torch.no_grad()
-def _extract_split(corpus_dir, encoder, out_dir, split, load_metadata) -> int:
+def _extract_split(corpus_dir, encoder, out_dir, split, load_metadata, face=None, seed=0) -> int:
     os.makedirs(os.path.join(out_dir, split), exist_ok=True)
+    rows = load_metadata(corpus_dir, split)
+    clips = _load_split(corpus_dir, split, face=face, seed=seed) if face is not None else None
     n = 0
-    for r in load_metadata(corpus_dir, split):
-        with np.load(r["lips"]) as z:
-            f = torch.from_numpy(z["frames"])
+    for k, r in enumerate(rows):
+        if clips is not None:
+            f = torch.from_numpy(clips[k][0])
+        else:
+            with np.load(r["lips"]) as z:
+                f = torch.from_numpy(z["frames"])
         v = encoder(f[None])[0].numpy().astype(np.float32)  # (T_v, p)
         tmp = os.path.join(out_dir, split, r["id"] + ".tmp.npy")
         np.save(tmp, v)

@@ -396,17 +396,18 @@ def _cmd_lip(args) -> None:
     from .. import visual
     if args.action == "train":
         res = visual.train_lip_encoder(args.corpus, args.ckpt, steps=args.steps, seed=args.seed,
-                                       batch=args.batch, clip_frames=args.clip_frames)
+                                       batch=args.batch, clip_frames=args.clip_frames, p_new_face=args.p_new_face,
+                                       threads=args.threads)
         print(json.dumps(res.get("accuracy", {}), indent=1))
     elif args.action == "extract":
         enc = visual.load_lip_encoder(args.ckpt)
         for split in args.splits:
-            n = visual.extract_features(args.corpus, enc, args.features, split=split)
+            n = visual.extract_features(args.corpus, enc, args.features, split=split, face=args.face)
             print(f"{split}: {n} feature files in {args.features}/{split}")
     else:
         enc = visual.load_lip_encoder(args.ckpt)
         for split in args.splits:
-            print(split, json.dumps(visual.frame_accuracy(args.corpus, enc, split)))
+            print(split, json.dumps(visual.frame_accuracy(args.corpus, enc, split, face=args.face)))
 
 
 def add_cli(subparsers) -> None:
@@ -434,4 +435,9 @@ def add_cli(subparsers) -> None:
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--clip-frames", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1, help="torch threads while training (train)")
+    p.add_argument("--p-new-face", type=float, default=0.0,
+                   help="share of training clips re-rendered on a random unseen face (train)")
+    p.add_argument("--face", default=None,
+                   help="eval, extract: re-render every clip with this face name, or 'random' for a new face per clip")
     p.set_defaults(func=_cmd_lip)
