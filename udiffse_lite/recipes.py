@@ -96,6 +96,12 @@ RECIPES: dict[str, Recipe] = {
                       "classifier-free guidance; the loss weighted by 1 + sigma^2/mu^2 (more weight at large t, "
                       "where lips help) and 10x learning rate on the FiLM blocks; warm-started from "
                       "tiny-av-film1 (--init-from its last.pt)"),
+    "tiny-av-faces": Recipe("tiny", "film",
+                            _tc(**_AV_STAGE2, cond_lr_mult=10.0, loss_weight="snr"),
+                            "tiny-av's recipe on the features of the face-augmented lip reader (trained with "
+                            "80 % of its clips re-rendered on unseen faces; the prior's training features are "
+                            "read from a new face per utterance, so no face is tied to a voice); warm-started "
+                            "from the shipped tiny-av (--init-from)"),
     "tiny-av-edm": Recipe("tiny", "film",
                           _tc(**_AV_STAGE2, cond_lr_mult=10.0, loss_weight="edm"),
                           "tiny-av continued with EDM's loss weighting (1 + sigma^2/(mu sigma_data)^2: the "
