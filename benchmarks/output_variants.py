@@ -1,0 +1,112 @@
+"""UDiffSE+'s last step, varied on the same chains: which output keeps PESQ-WB and ESTOI?
+
+UDiffSE+ ends with a Wiener filter of the mixture: the gain ``G = Ps / (Ps + Pn)`` (the chains'
+speech power against the NMF noise power refitted on their residual), applied to the *compressed*
+spectrogram. This script samples the chains once per validation mixture and scores several outputs
+made from them, so the differences are the output's alone (no sampling noise between rows):
+
+- ``G``: the default; ``G^0.5`` / ``G^0.75`` / ``G^1.5``: a weaker / stronger filter (on the
+  compressed magnitude ``G^0.5`` is the plain linear-domain Wiener gain, since the compression
+  exponent is 0.5);
+- ``G sm3`` / ``G sm5``: the gain averaged over 3 / 5 frames (musical-noise control);
+- ``G + 0.1 x``: a tenth of the mixture added back; ``mean``: the chains' mean, no filter.
+
+    python benchmarks/output_variants.py --corpus data/corpus --prior tiny-av --snrs -5 5
+
+Tune on ``valid`` only. Results: ``docs/sweep_sampler.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+import torch
+
+
+def _smooth(G: torch.Tensor, n: int) -> torch.Tensor:
+    return torch.nn.functional.avg_pool1d(G.unsqueeze(0), n, 1, n // 2, count_include_pad=False)[0]
+
+
+VARIANTS = {
+    "G (default)": lambda X, S, G: X * G,
+    "G^0.5": lambda X, S, G: X * G ** 0.5,
+    "G^0.75": lambda X, S, G: X * G ** 0.75,
+    "G^1.5": lambda X, S, G: X * G ** 1.5,
+    "G sm3": lambda X, S, G: X * _smooth(G, 3),
+    "G sm5": lambda X, S, G: X * _smooth(G, 5),
+    "mean": lambda X, S, G: S.mean(0),
+}
+
+
+def main(argv=None):
+    from scipy import stats
+
+    from udiffse_lite import metrics, spectral
+    from udiffse_lite.evaluation import _load_prior, validation_mixtures
+    from udiffse_lite.samplers import SamplerConfig, _check_video, udiffse_plus
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", required=True)
+    ap.add_argument("--prior", default="tiny-av")
+    ap.add_argument("--snrs", nargs="+", type=float, default=[-5, 5])
+    ap.add_argument("--per-condition", type=int, default=1)
+    ap.add_argument("--seconds", type=float, default=None, help="cut mixtures to this (default: whole utterances)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the mixtures (noise clips, offsets)")
+    ap.add_argument("--threads", type=int, default=None)
+    a = ap.parse_args(argv)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    prior = _load_prior(a.prior, "cpu", "bf16")
+    mixes = validation_mixtures(a.corpus, snrs=tuple(a.snrs), seconds=a.seconds, per_condition=a.per_condition,
+                                seed=a.seed)
+    cfg = SamplerConfig(n_steps=30, n_samples=2)
+    names = ["input", *VARIANTS, "G + 0.1 x"]
+    rows, t0 = [], time.time()
+    for i, m in enumerate(mixes):
+        y = m["x"].astype(np.float32)
+        X, NF = spectral.normalise(spectral.to_spec(torch.from_numpy(y)))
+        v = None
+        if prior.conditional:  # as enhance(video=lips) does
+            v = _check_video(m["lips"], len(y))
+            need = spectral.expected_video_frames(len(y))
+            if v.shape[0] < need:
+                v = torch.cat([v, v[-1:].expand(need - v.shape[0], *v.shape[1:])])
+            v = prior.features(v[:need], cfg.n_samples)
+        with torch.no_grad():
+            _, info = udiffse_plus(prior, X, cfg=cfg, video=v, generator=torch.Generator().manual_seed(0),
+                                   return_info=True)
+        S = info["samples"]
+        Ps = S.abs().pow(2).mean(0)
+        G = Ps / (Ps + info["nmf"].V).clamp_min(1e-12)
+        outs = {"input": y}
+        for k, f in VARIANTS.items():
+            outs[k] = spectral.to_wave(f(X, S, G) * NF[0], len(y)).numpy()
+        outs["G + 0.1 x"] = outs["G (default)"] + 0.1 * y
+        r = {"snr": m["snr_db"], "noise": m["noise_type"]}
+        for k, o in outs.items():
+            r[k] = (metrics.si_sdr(o, m["s"]), metrics.pesq(o, m["s"], 16000, mode="wb"),
+                    metrics.estoi(o, m["s"], 16000))
+        rows.append(r)
+        print(f"[{i + 1}/{len(mixes)}] {r['noise']} {r['snr']:+g} dB: PESQ-WB input {r['input'][1]:.2f}, "
+              f"default {r['G (default)'][1]:.2f}, {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
+    print(f"{len(rows)} `valid` mixtures (seed {a.seed}), prior `{a.prior}`, 30 steps x 2 chains, bf16; "
+          "mean over the mixtures, and the paired difference from the default output (95 %)\n")
+    for snr in [*sorted({r['snr'] for r in rows}), None]:
+        sel = [r for r in rows if snr is None or r["snr"] == snr]
+        base = np.array([r["G (default)"] for r in sel])
+        print(f"\n**{'all SNRs' if snr is None else f'{snr:+g} dB'}** ({len(sel)} mixtures)\n")
+        print("| output | SI-SDR (dB) | PESQ-WB | ESTOI | PESQ-WB - default | PESQ-WB better on |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for k in names:
+            v = np.array([r[k] for r in sel])
+            d = v[:, 1] - base[:, 1]
+            half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
+            print(f"| {k} | {v[:, 0].mean():+.2f} | {v[:, 1].mean():.3f} | {v[:, 2].mean():.3f} | "
+                  f"{d.mean():+.3f} +- {half:.3f} | {int((d > 0).sum())}/{len(d)} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
