@@ -45,7 +45,7 @@ def main(argv=None):
 
     from udiffse_lite import metrics, spectral
     from udiffse_lite.evaluation import _load_prior, validation_mixtures
-    from udiffse_lite.samplers import SamplerConfig, _check_video, udiffse_plus
+    from udiffse_lite.samplers import SamplerConfig, _check_video, _video_features, _wiener_gain, udiffse_plus
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", required=True)
@@ -69,17 +69,12 @@ def main(argv=None):
         X, NF = spectral.normalise(spectral.to_spec(torch.from_numpy(y)))
         v = None
         if prior.conditional:  # as enhance(video=lips) does
-            v = _check_video(m["lips"], len(y))
-            need = spectral.expected_video_frames(len(y))
-            if v.shape[0] < need:
-                v = torch.cat([v, v[-1:].expand(need - v.shape[0], *v.shape[1:])])
-            v = prior.features(v[:need], cfg.n_samples)
+            v = _video_features(prior, _check_video(m["lips"], len(y)), len(y), cfg.n_samples)
         with torch.no_grad():
             _, info = udiffse_plus(prior, X, cfg=cfg, video=v, generator=torch.Generator().manual_seed(0),
                                    return_info=True)
         S = info["samples"]
-        Ps = S.abs().pow(2).mean(0)
-        G = Ps / (Ps + info["nmf"].V).clamp_min(1e-12)
+        G = _wiener_gain(S.abs().pow(2).mean(0), info["nmf"].V, cfg)  # the default output's gain
         outs = {"input": y}
         for k, f in VARIANTS.items():
             outs[k] = spectral.to_wave(f(X, S, G) * NF[0], len(y)).numpy()

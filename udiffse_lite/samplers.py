@@ -665,17 +665,22 @@ def _check_video(video, n_samples: int):
     return v.float()
 
 
+def _video_features(prior, video, n_audio: int, n_samples: int, device=None):
+    """The prior's video features for ``n_audio`` samples of audio: the video (checked frames or
+    features) padded with its last frame or trimmed to the audio's length, then encoded."""
+    if video is None or not hasattr(prior, "features"):
+        return video
+    need = spectral.expected_video_frames(n_audio)
+    if video.shape[0] < need:  # a few frames more or fewer than the audio: pad/trim to match
+        video = torch.cat([video, video[-1:].expand(need - video.shape[0], *video.shape[1:])])
+    return prior.features(video[:need].to(device) if device is not None else video[:need], n_samples)
+
+
 def _enhance_chunk(prior, y: np.ndarray, video, method, cfg, em_iters, nmf_rank, generator, callback):
     dev = next(iter(prior.parameters())).device if hasattr(prior, "parameters") else torch.device("cpu")
     Xc = spectral.to_spec(torch.from_numpy(y).to(dev))  # (F, T) complex
     X, NF = spectral.normalise(Xc)
-    v = video
-    if v is not None and hasattr(prior, "features"):
-        # the video may have a few frames more or fewer than the audio: pad/trim to match
-        need = spectral.expected_video_frames(len(y))
-        if v.shape[0] < need:
-            v = torch.cat([v, v[-1:].expand(need - v.shape[0], *v.shape[1:])])
-        v = prior.features(v[:need].to(dev), cfg.n_samples)
+    v = _video_features(prior, video, len(y), cfg.n_samples, dev)
     if callable(method):  # a diffusion noise prior (enhance(noise_model="diffusion"))
         with torch.no_grad():
             S = method(prior, X, cfg=cfg, video=v, generator=generator, nf=float(NF.reshape(-1)[0]))
@@ -991,13 +996,7 @@ def enhance_batch(ys, sr, *, prior, videos=None, batch_size: int = 8, n_steps: i
                 NFs.append(NF)
             v = None
             if videos is not None:
-                need = spectral.expected_video_frames(n)
-                feats = []
-                for i in group:
-                    vi = vs[i]
-                    vi = torch.cat([vi, vi[-1:].expand(max(0, need - vi.shape[0]), *vi.shape[1:])])[:need]
-                    feats.append(prior.features(vi.to(dev), 1)[0])
-                v = torch.stack(feats)  # (U, T_v, p)
+                v = torch.stack([_video_features(prior, vs[i], n, 1, dev)[0] for i in group])  # (U, T_v, p)
             with torch.no_grad():
                 S = udiffse_plus_batch(prior, torch.stack(Xs), cfg=cfg, video=v, generator=generator)
             for j, i in enumerate(group):
