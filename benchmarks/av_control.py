@@ -5,7 +5,8 @@ and against the audio-only prior, on the same validation mixtures, with paired i
         [--guidance 1 2] [--snrs -5 5] [--seconds 2.5] [--split valid] [--per-condition 1] [--seed 0]
 
 UDiffSE+ (30 steps, 2 chains, bf16) on the `valid` split x every test-noise type x SNR
-(``--per-condition`` utterances per cell; ``--seed`` draws another set of mixtures). Prints
+(``--per-condition`` utterances per cell; ``--seed`` re-draws each mixture's noise clip and offset,
+the utterances stay the same). Prints
 the mean SI-SDR / PESQ-WB / ESTOI gains of every row and the paired differences (true - wrong,
 AV true - AO) as mean +- 95 % interval over the mixtures. The issue's targets: true - wrong
 >= 1.5 dB and AV - AO >= 1 dB.
@@ -39,7 +40,7 @@ def main(argv=None):
     ap.add_argument("--split", default="valid", help="valid (tune here) or a test split (the issue's targets "
                     "are stated on test_mismatched: final tables only, never choose settings on it)")
     ap.add_argument("--per-condition", type=int, default=1, help="utterances per (noise type, SNR) cell")
-    ap.add_argument("--seed", type=int, default=0, help="mixture seed: another seed is another validation set")
+    ap.add_argument("--seed", type=int, default=0, help="seeds each mixture's noise clip and offset (the same utterances)")
     args = ap.parse_args(argv)
     if args.per_condition < 1:
         ap.error(f"--per-condition must be >= 1, got {args.per_condition}")
