@@ -89,10 +89,10 @@ class SamplerConfig:
     # 0.2-0.4 measured no better PESQ-WB (+0.003) for less SI-SDR (docs/sweep_sampler.md)
     predictor: str = "ancestral"  # "ancestral" (stable at any step count) or "euler-maruyama" (reference)
     likelihood_step: str = "implicit"  # reference schedule: "implicit" (proximal, stable) or "explicit"
-    guidance: float | None = 2.0  # classifier-free guidance weight w for AV priors given video (1 or None:
-    # the plain conditional score); w = 2 on the validation mixtures: tiny-av +7.61 -> +7.88 dB, true - wrong
-    # lips +0.06 -> +0.47 dB (docs/training.md section 8); costs a second half-batch per network call. Ignored
-    # without video.
+    guidance: float | None = 3.0  # classifier-free guidance weight w for AV priors given video (1 or None:
+    # the plain conditional score); w = 3 on two noise draws of 16 validation mixtures (session 14): tiny-av's true
+    # lips +0.17 / +0.20 dB SI-SDR over w = 2, true - wrong lips +1.61 / +1.49 dB (w = 2: +0.80 / +0.56), PESQ-WB
+    # unchanged (docs/training.md sections 12-13); costs a second half-batch per network call. Ignored without video.
 
     @classmethod
     def reference(cls, **overrides) -> "SamplerConfig":
