@@ -91,8 +91,9 @@ class SamplerConfig:
     likelihood_step: str = "implicit"  # reference schedule: "implicit" (proximal, stable) or "explicit"
     guidance: float | None = 3.0  # classifier-free guidance weight w for AV priors given video (1 or None:
     # the plain conditional score); w = 3 on two noise draws of 16 validation mixtures (session 14): tiny-av's true
-    # lips +0.17 / +0.20 dB SI-SDR over w = 2, true - wrong lips +1.61 / +1.49 dB (w = 2: +0.80 / +0.56), PESQ-WB
-    # unchanged (docs/training.md sections 12-13); costs a second half-batch per network call. Ignored without video.
+    # lips +0.17 / +0.20 dB SI-SDR over w = 2 (the first draw at training step 3,992), true - wrong lips +1.61 /
+    # +1.49 dB (w = 2: +0.80 / +0.56), PESQ-WB unchanged (docs/training.md sections 12-13); costs a second
+    # half-batch per network call. Ignored without video.
 
     @classmethod
     def reference(cls, **overrides) -> "SamplerConfig":
