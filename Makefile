@@ -53,7 +53,7 @@ demo: install
 	$(PY) -m udiffse_lite demo --out outputs/demo --overwrite
 
 unit: install system-deps
-	UDIFFSE_FAST=1 $(PY) -m pytest -q tests
+	UDIFFSE_FAST=1 $(PY) -m pytest -q -n auto --durations=5 tests  # one worker per core (pytest-xdist)
 
 notebooks: install
 	UDIFFSE_FAST=1 $(PY) scripts/nbcheck.py check
