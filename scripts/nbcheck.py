@@ -22,7 +22,10 @@ real settings on short audio, feasible on a 2-core CPU) into ``book/chapters/``
 (git-ignored) and builds from there. Executions are cached in
 ``~/.cache/udiffse_lite/book`` (``UDIFFSE_BOOK_CACHE``), keyed on the chapter's
 source, the package version and a digest of its code and checkpoint registry,
-and the size: an unchanged chapter is not re-run. After the build the numbers
+and the size: an unchanged chapter is not re-run. Stale chapters run side by side,
+one per core (``--jobs``), each kernel with its share of the torch threads: on a
+2-core CPU two 1-thread kernels get through the chapters faster than one 2-thread
+kernel, because the tiny networks hardly use a second thread. After the build the numbers
 the text relies on are checked (:data:`CLAIMS`): chapter 11 must show both
 priors improving SI-SDR, 12 its two-prior example enhancing and the lips deciding the order, 13
 re-synthesis beating the input on LSD and PER, or the build fails. ``test`` (nbval) runs in fast mode.
@@ -423,27 +426,46 @@ def cmd_test(args) -> int:
 
     pys = sources(args.only)
     tmp = Path(tempfile.mkdtemp(prefix="nbcheck-"))
+    jobs = max(1, min(args.jobs, len(pys)))
     try:
-        (tmp / "executed").mkdir()
-        (tmp / "conftest.py").write_text(PLUGIN)
-        (tmp / "pytest.ini").write_text("[pytest]\naddopts = -p no:cacheprovider\n")
-        copies = [prepare_copy(py, tmp) for py in pys]
-        cmd = [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env",
-               f"--nbval-cell-timeout={args.timeout}", "-c", str(tmp / "pytest.ini"),
-               "--rootdir", str(tmp), "-q", *map(str, copies), *args.pytest_args]
-        print("nbcheck:", " ".join(cmd[2:5]), f"... on {len(copies)} notebook(s), UDIFFSE_FAST=1",
-              flush=True)
+        # the notebooks dealt out to `jobs` pytest runs side by side (later chapters are the longer,
+        # so deal from the last), each in its own folder with its own report
+        groups = [sorted(pys, reverse=True)[j::jobs] for j in range(jobs)]
+        procs, dirs = [], []
+        env = fast_env()
+        if jobs > 1:
+            env["OMP_NUM_THREADS"] = str(threads_per_job(jobs))
         t0 = time.perf_counter()
-        rc = subprocess.call(cmd, cwd=tmp, env=fast_env())
+        for j, group in enumerate(groups):
+            d = tmp / f"run{j}"
+            (d / "executed").mkdir(parents=True)
+            (d / "conftest.py").write_text(PLUGIN)
+            (d / "pytest.ini").write_text("[pytest]\naddopts = -p no:cacheprovider\n")
+            copies = [prepare_copy(py, d) for py in sorted(group)]
+            cmd = [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env",
+                   f"--nbval-cell-timeout={args.timeout}", "-c", str(d / "pytest.ini"),
+                   "--rootdir", str(d), "-q", *map(str, copies), *args.pytest_args]
+            print("nbcheck:", " ".join(cmd[2:5]), f"... on {len(copies)} notebook(s), UDIFFSE_FAST=1"
+                  + (f", run {j + 1} of {jobs} side by side, {env['OMP_NUM_THREADS']} torch thread(s)"
+                     if jobs > 1 else ""), flush=True)
+            procs.append(subprocess.Popen(cmd, cwd=d, env=env))
+            dirs.append(d)
+        rc = 0
+        for proc in procs:
+            rc = proc.wait() or rc
         total = time.perf_counter() - t0
-        report = json.loads((tmp / "report.json").read_text()) if (tmp / "report.json").exists() else {}
+        times, saved = {}, {}
+        for d in dirs:
+            report = json.loads((d / "report.json").read_text()) if (d / "report.json").exists() else {}
+            times.update(report.get("times", {}))
+            saved.update({name: d if ok else None for name, ok in report.get("saved", {}).items()})
         by_name = {py.stem + ".ipynb": py for py in pys}
-        print(f"\nnbcheck: fast-mode execution time per notebook (nbval, 2 CPU cores here):")
-        for name, secs in sorted(report.get("times", {}).items()):
-            ok = report.get("saved", {}).get(name)
-            print(f"  {name:36s} {secs:6.1f} s  {'ok' if ok else 'FAILED'}")
-            if ok and not args.no_save and name in by_name:
-                nb = nbformat.read(tmp / "executed" / name, as_version=4)
+        print(f"\nnbcheck: fast-mode execution time per notebook (nbval, {jobs} run(s) side by side):")
+        for name, secs in sorted(times.items()):
+            d = saved.get(name)
+            print(f"  {name:36s} {secs:6.1f} s  {'ok' if d else 'FAILED'}")
+            if d and not args.no_save and name in by_name:
+                nb = nbformat.read(d / "executed" / name, as_version=4)
                 save_executed(nb, by_name[name])
         print(f"nbcheck: total {total:.1f} s (kernel start-ups included)")
         return rc
@@ -557,6 +579,49 @@ def remote_scripts(html_dir: Path) -> list[str]:
     return bad
 
 
+def threads_per_job(jobs: int) -> int:
+    """Torch threads for each of ``jobs`` kernels run side by side: the cores shared out."""
+    return max(1, (os.cpu_count() or 1) // jobs)
+
+
+def execute_for_book(name: str, py: Path, size: str, timeout: int, no_cache: bool, threads: int | None):
+    """Execute one chapter for the book (its kernel with ``threads`` torch threads; None: the
+    environment decides), store it in ``book/chapters`` and the cache.
+    Returns ``(name, number of failing cells)``. Runs in a worker process when ``--jobs`` > 1."""
+    import nbformat
+
+    t0 = time.perf_counter()
+    sys.stdout.write(f"nbcheck: executing {name} for the book ({size} size) ...\n")  # one write: workers share stdout
+    sys.stdout.flush()
+    old = os.environ.get("OMP_NUM_THREADS")
+    if threads is not None:
+        os.environ["OMP_NUM_THREADS"] = str(threads)  # the kernel inherits it (read by torch at start)
+    try:
+        nb = execute(read_py(py), NOTEBOOKS, timeout, allow_errors=True, size=size)
+    finally:
+        os.environ.pop("OMP_NUM_THREADS", None)
+        if old is not None:
+            os.environ["OMP_NUM_THREADS"] = old
+    bad = sum(any(o.get("output_type") == "error" for o in c.get("outputs", []))
+              for c in nb.cells if c.cell_type == "code")
+    out = save_executed(nb, py, size)
+    if bad:  # shown in the book with its traceback, but the build fails; never reuse it: drop its stamp
+        nb2 = nbformat.read(out, as_version=4)
+        nb2.metadata["udiffse"]["source_sha"] = "failed"
+        nbformat.write(nb2, out)
+    elif not no_cache:
+        try:
+            BOOK_CACHE.mkdir(parents=True, exist_ok=True)
+            for old in BOOK_CACHE.glob(f"{name}-*.ipynb"):
+                old.unlink()
+            shutil.copy(out, BOOK_CACHE / f"{name}-{cache_key(py, size)}.ipynb")
+        except OSError as e:  # a read-only home must not fail the build
+            print(f"nbcheck: could not cache {name}: {e}")
+    sys.stdout.write(f"nbcheck: {name}: {time.perf_counter() - t0:.1f} s" + (f", {bad} cell(s) FAILED\n" if bad else "\n"))
+    sys.stdout.flush()
+    return name, bad
+
+
 def cmd_book(args) -> int:
     import nbformat
 
@@ -585,31 +650,22 @@ def cmd_book(args) -> int:
             fresh = True
         if not fresh:
             stale.append(name)
-    failed = []
     t_exec = time.perf_counter()
-    for name in stale:
-        t0 = time.perf_counter()
-        print(f"nbcheck: executing {name} for the book ({size} size) ...", flush=True)
-        nb = execute(read_py(pys[name]), NOTEBOOKS, args.timeout, allow_errors=True, size=size)
-        bad = sum(any(o.get("output_type") == "error" for o in c.get("outputs", []))
-                  for c in nb.cells if c.cell_type == "code")
-        if bad:
-            failed.append(name)  # shown in the book with its traceback, but the build fails
-            nb.metadata.setdefault("udiffse", {})
-        out = save_executed(nb, pys[name], size)
-        if bad:  # never reuse a failed execution: drop its stamp so the next build re-runs it
-            nb2 = nbformat.read(out, as_version=4)
-            nb2.metadata["udiffse"]["source_sha"] = "failed"
-            nbformat.write(nb2, out)
-        elif not args.no_cache:
-            try:
-                BOOK_CACHE.mkdir(parents=True, exist_ok=True)
-                for old in BOOK_CACHE.glob(f"{name}-*.ipynb"):
-                    old.unlink()
-                shutil.copy(out, BOOK_CACHE / f"{name}-{cache_key(pys[name], size)}.ipynb")
-            except OSError as e:  # a read-only home must not fail the build
-                print(f"nbcheck: could not cache {name}: {e}")
-        print(f"nbcheck: {name}: {time.perf_counter() - t0:.1f} s" + (f", {bad} cell(s) FAILED" if bad else ""))
+    jobs = max(1, min(args.jobs, len(stale)))
+    # longest first (the later chapters run the priors), so that the workers finish together
+    order = sorted(stale, reverse=True)
+    threads = threads_per_job(jobs) if jobs > 1 else None
+    work = [(name, pys[name], size, args.timeout, args.no_cache, threads) for name in order]
+    if jobs == 1:
+        results = [execute_for_book(*w) for w in work]
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        print(f"nbcheck: {jobs} chapters at a time, {threads} torch thread(s) each", flush=True)
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+            results = list(pool.map(execute_for_book, *zip(*work)))
+    failed = [name for name, bad in results if bad]
     if stale:
         print(f"nbcheck: executed {len(stale)} chapter(s) at {size} size in {time.perf_counter() - t_exec:.0f} s")
     claims = []
@@ -648,6 +704,10 @@ def main(argv=None) -> int:
         p.set_defaults(fn=fn)
         p.add_argument("--only", nargs="+", metavar="NN", help="chapter numbers (or name prefixes)")
         p.add_argument("--timeout", type=int, default=CELL_TIMEOUT, help="seconds per cell")
+        if name in ("test", "book"):
+            p.add_argument("--jobs", type=int, default=int(os.environ.get("UDIFFSE_NB_JOBS", os.cpu_count() or 1)),
+                           help="notebooks executed side by side, the cores shared out among their kernels "
+                                "(default: the number of cores; UDIFFSE_NB_JOBS)")
         if name == "test":
             p.add_argument("--keep", action="store_true", help="keep the temporary copies")
             p.add_argument("--no-save", action="store_true", help="do not store executed copies for the book")
