@@ -242,7 +242,8 @@ for sys_ in table_systems:
                           "ESTOI": [r["estoi"] for r in rs]}
 display(Markdown(f"**{len(names) * len(noises)} mixtures at 0 dB** "
                  f"({', '.join(names)}; {', '.join(noises)}), UDiffSE+ with {opts['n_steps']} steps, "
-                 f"{opts['n_samples']} chains\n\n" + table_markdown(rows, {"SI-SDR (dB)": 1})))
+                 f"{opts['n_samples']} chain{'s' if opts['n_samples'] > 1 else ''}\n\n"
+                 + table_markdown(rows, {"SI-SDR (dB)": 1})))
 
 # %%
 gains = {sys_: np.mean(np.array(rows[labels[sys_]]["SI-SDR (dB)"]) - np.array(rows["Input"]["SI-SDR (dB)"]))
