@@ -426,7 +426,7 @@ def cmd_test(args) -> int:
 
     pys = sources(args.only)
     tmp = Path(tempfile.mkdtemp(prefix="nbcheck-"))
-    jobs = max(1, min(args.jobs, len(pys)))
+    jobs = min(args.jobs, len(pys))
     try:
         # the notebooks dealt out to `jobs` pytest runs side by side (later chapters are the longer,
         # so deal from the last), each in its own folder with its own report
@@ -705,9 +705,10 @@ def main(argv=None) -> int:
         p.add_argument("--only", nargs="+", metavar="NN", help="chapter numbers (or name prefixes)")
         p.add_argument("--timeout", type=int, default=CELL_TIMEOUT, help="seconds per cell")
         if name in ("test", "book"):
-            p.add_argument("--jobs", type=int, default=int(os.environ.get("UDIFFSE_NB_JOBS", os.cpu_count() or 1)),
+            p.add_argument("--jobs", type=int, default=int(os.environ.get("UDIFFSE_NB_JOBS", min(4, os.cpu_count() or 1))),
                            help="notebooks executed side by side, the cores shared out among their kernels "
-                                "(default: the number of cores; UDIFFSE_NB_JOBS)")
+                                "(default: the number of cores, at most 4, so that a GPU is not shared by "
+                                "more kernels; UDIFFSE_NB_JOBS)")
         if name == "test":
             p.add_argument("--keep", action="store_true", help="keep the temporary copies")
             p.add_argument("--no-save", action="store_true", help="do not store executed copies for the book")
@@ -722,6 +723,8 @@ def main(argv=None) -> int:
                            choices=["fast", "book", "full"], help="chapter size the book is executed at")
             p.add_argument("--no-cache", action="store_true", help=f"ignore and do not fill {BOOK_CACHE}")
     args = ap.parse_args(argv)
+    if getattr(args, "jobs", 1) < 1:
+        ap.error(f"--jobs must be >= 1, got {args.jobs}")
     if getattr(args, "only", None) and args.cmd == "book":
         ap.error("book builds every chapter; use test --only to execute a few")
     return args.fn(args)

@@ -82,6 +82,24 @@ def test_recorded_number_mismatch_fails(toy):
     assert nbcheck.main(["test", "--no-save"]) != 0
 
 
+def test_notebooks_side_by_side_each_count_and_save(toy):
+    """``test --jobs 2`` deals the notebooks to two pytest runs: both notebooks' executed copies are
+    saved for the book, and a wrong number in either run fails the whole command."""
+    (toy / "98_toy.py").write_text(TOY.replace("99. A toy", "98. Another toy"))
+    nbcheck.main(["sync"])
+    assert nbcheck.main(["update"]) == 0
+    assert nbcheck.main(["test", "--jobs", "2"]) == 0
+    assert sorted(p.name for p in nbcheck.CHAPTERS.glob("*.ipynb")) == ["98_toy.ipynb", "99_toy.ipynb"]
+    for name in ("98_toy", "99_toy"):  # each run alone must be able to fail it
+        path = toy / "expected" / f"{name}.json"
+        good = path.read_text()
+        exp = json.loads(good)
+        exp["cells"][0]["outputs"][0]["text"] = "1.42 1\n"
+        path.write_text(json.dumps(exp))
+        assert nbcheck.main(["test", "--jobs", "2", "--no-save"]) != 0, name
+        path.write_text(good)
+
+
 def test_every_notebook_reference_in_the_package_resolves():
     """Docstrings end with ``Notebook: NN_topic.ipynb``: each must name a chapter that exists."""
     import re
