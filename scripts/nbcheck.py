@@ -612,8 +612,8 @@ def execute_for_book(name: str, py: Path, size: str, timeout: int, no_cache: boo
     elif not no_cache:
         try:
             BOOK_CACHE.mkdir(parents=True, exist_ok=True)
-            for old in BOOK_CACHE.glob(f"{name}-*.ipynb"):
-                old.unlink()
+            for stale_copy in BOOK_CACHE.glob(f"{name}-*.ipynb"):
+                stale_copy.unlink()
             shutil.copy(out, BOOK_CACHE / f"{name}-{cache_key(py, size)}.ipynb")
         except OSError as e:  # a read-only home must not fail the build
             print(f"nbcheck: could not cache {name}: {e}")
