@@ -23,9 +23,10 @@ real settings on short audio, feasible on a 2-core CPU) into ``book/chapters/``
 ``~/.cache/udiffse_lite/book`` (``UDIFFSE_BOOK_CACHE``), keyed on the chapter's
 source, the package version and a digest of its code and checkpoint registry,
 and the size: an unchanged chapter is not re-run. Stale chapters run side by side,
-one per core (``--jobs``), each kernel with its share of the torch threads: on a
-2-core CPU two 1-thread kernels get through the chapters faster than one 2-thread
-kernel, because the tiny networks hardly use a second thread. After the build the numbers
+one per core (``--jobs``), each kernel with its share of the torch threads. On
+the 2-core CPU a chapter takes 1.5-1.9x longer on one thread, but two at a time
+finish the book about 1.3x sooner: the kernels' Python, plotting and start-up do
+not use a second core. After the build the numbers
 the text relies on are checked (:data:`CLAIMS`): chapter 11 must show both
 priors improving SI-SDR, 12 its two-prior example enhancing and the lips deciding the order, 13
 re-synthesis beating the input on LSD and PER, or the build fails. ``test`` (nbval) runs in fast mode.
