@@ -5,11 +5,17 @@ speech power against the NMF noise power refitted on their residual), applied to
 spectrogram. This script samples the chains once per validation mixture and scores several outputs
 made from them, so the differences are the output's alone (no sampling noise between rows):
 
-- ``G``: the default; ``G^0.5`` / ``G^0.75`` / ``G^1.5``: a weaker / stronger filter (on the
-  compressed magnitude ``G^0.5`` is the plain linear-domain Wiener gain, since the compression
-  exponent is 0.5);
-- ``G sm3`` / ``G sm5``: the gain averaged over 3 / 5 frames (musical-noise control);
-- ``G + 0.1 x``: a tenth of the mixture added back; ``mean``: the chains' mean, no filter.
+- ``G``: the plain gain, frame by frame (``gain_smooth=1``; the default until session 16);
+  ``G^0.5`` / ``G^0.75`` / ``G^1.5``: a weaker / stronger filter (with the compression exponent 0.5,
+  ``G^0.5`` on the compressed magnitude is ``G`` on the linear one);
+- ``G sm3`` / ``G sm5``: the gain averaged over 3 / 5 frames (musical-noise control; ``G sm3`` is the
+  default output since session 16, ``SamplerConfig.gain_smooth = 3``);
+- ``G + 0.1 x``: a tenth of the mixture added back; ``mean``: the chains' mean, no filter;
+- ``lin``: the classical Wiener filter of the *linear* spectra, ``E|S|^2 / (E|S|^2 + E|N|^2)`` on
+  the linear magnitude, i.e. ``sqrt(P4 / (P4 + c V^2))`` on the compressed one, where ``P4`` is the
+  chains' mean ``|S_c|^4`` (``|S_c|^4 = |S|^2``) and ``c V^2`` the noise's linear power from the NMF
+  variance ``V`` of the compressed noise (``c = 2`` for circular Gaussian noise, ``c = 1`` for a
+  noise of steady magnitude). Softer than ``G`` where speech dominates, as hard where noise does.
 
     python benchmarks/output_variants.py --corpus data/corpus --prior tiny-av --snrs -5 5
 
@@ -30,7 +36,7 @@ def _smooth(G: torch.Tensor, n: int) -> torch.Tensor:
 
 
 VARIANTS = {
-    "G (default)": lambda X, S, G: X * G,
+    "G": lambda X, S, G: X * G,
     "G^0.5": lambda X, S, G: X * G ** 0.5,
     "G^0.75": lambda X, S, G: X * G ** 0.75,
     "G^1.5": lambda X, S, G: X * G ** 1.5,
@@ -38,6 +44,17 @@ VARIANTS = {
     "G sm5": lambda X, S, G: X * _smooth(G, 5),
     "mean": lambda X, S, G: S.mean(0),
 }
+
+# the linear-domain Wiener filters need the chains and the NMF variance, not only G
+LINEAR = {
+    "lin c=1": 1.0,
+    "lin c=2": 2.0,
+}
+
+
+def _linear_gain(S: torch.Tensor, V: torch.Tensor, c: float) -> torch.Tensor:
+    P4 = S.abs().pow(4).mean(0)
+    return (P4 / (P4 + c * V.pow(2)).clamp_min(1e-12)).sqrt()
 
 
 def main(argv=None):
@@ -55,14 +72,17 @@ def main(argv=None):
     ap.add_argument("--seconds", type=float, default=None, help="cut mixtures to this (default: whole utterances)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the mixtures (noise clips, offsets)")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--precision", choices=["fp32", "bf16", "auto"], default="auto",
+                    help="the network's precision (auto: bf16 only where the hardware has it; emulated bf16 "
+                         "on a CPU without AMX-BF16 is several times slower than fp32)")
     a = ap.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
-    prior = _load_prior(a.prior, "cpu", "bf16")
+    prior = _load_prior(a.prior, "cpu", a.precision)
     mixes = validation_mixtures(a.corpus, snrs=tuple(a.snrs), seconds=a.seconds, per_condition=a.per_condition,
                                 seed=a.seed)
     cfg = SamplerConfig(n_steps=30, n_samples=2)
-    names = ["input", *VARIANTS, "G + 0.1 x"]
+    names = ["input", *VARIANTS, "G + 0.1 x", *LINEAR]
     rows, t0 = [], time.time()
     for i, m in enumerate(mixes):
         y = m["x"].astype(np.float32)
@@ -74,25 +94,28 @@ def main(argv=None):
             _, info = udiffse_plus(prior, X, cfg=cfg, video=v, generator=torch.Generator().manual_seed(0),
                                    return_info=True)
         S = info["samples"]
-        G = _wiener_gain(S.abs().pow(2).mean(0), info["nmf"].V, cfg)  # the default output's gain
+        G = _wiener_gain(S.abs().pow(2).mean(0), info["nmf"].V, SamplerConfig(gain_smooth=1))  # the plain gain
         outs = {"input": y}
         for k, f in VARIANTS.items():
             outs[k] = spectral.to_wave(f(X, S, G) * NF[0], len(y)).numpy()
-        outs["G + 0.1 x"] = outs["G (default)"] + 0.1 * y
+        outs["G + 0.1 x"] = outs["G"] + 0.1 * y
+        for k, c in LINEAR.items():
+            V = info["nmf"].V[0] if info["nmf"].V.dim() == 3 else info["nmf"].V
+            outs[k] = spectral.to_wave(X * _linear_gain(S, V, c) * NF[0], len(y)).numpy()
         r = {"snr": m["snr_db"], "noise": m["noise_type"]}
         for k, o in outs.items():
             r[k] = (metrics.si_sdr(o, m["s"]), metrics.pesq(o, m["s"], 16000, mode="wb"),
                     metrics.estoi(o, m["s"], 16000))
         rows.append(r)
         print(f"[{i + 1}/{len(mixes)}] {r['noise']} {r['snr']:+g} dB: PESQ-WB input {r['input'][1]:.2f}, "
-              f"default {r['G (default)'][1]:.2f}, {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
-    print(f"{len(rows)} `valid` mixtures (seed {a.seed}), prior `{a.prior}`, 30 steps x 2 chains, bf16; "
-          "mean over the mixtures, and the paired difference from the default output (95 %)\n")
+              f"G {r['G'][1]:.2f}, {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
+    print(f"{len(rows)} `valid` mixtures (seed {a.seed}), prior `{a.prior}`, 30 steps x 2 chains, {prior.precision}; "
+          "mean over the mixtures, and the paired difference from the plain gain G (95 %)\n")
     for snr in [*sorted({r['snr'] for r in rows}), None]:
         sel = [r for r in rows if snr is None or r["snr"] == snr]
-        base = np.array([r["G (default)"] for r in sel])
+        base = np.array([r["G"] for r in sel])
         print(f"\n**{'all SNRs' if snr is None else f'{snr:+g} dB'}** ({len(sel)} mixtures)\n")
-        print("| output | SI-SDR (dB) | PESQ-WB | ESTOI | PESQ-WB - default | PESQ-WB better on |")
+        print("| output | SI-SDR (dB) | PESQ-WB | ESTOI | PESQ-WB - G | PESQ-WB better on |")
         print("|---|---:|---:|---:|---:|---:|")
         for k in names:
             v = np.array([r[k] for r in sel])

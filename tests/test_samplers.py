@@ -436,8 +436,10 @@ def test_wiener_gain_floor_keeps_that_much_of_the_mixture():
 
     Ps = torch.tensor([[0.0, 1.0, 3.0]])
     Pn = torch.tensor([[1.0, 1.0, 1.0]])
-    torch.testing.assert_close(_wiener_gain(Ps, Pn, SamplerConfig()), torch.tensor([[0.0, 0.5, 0.75]]))
-    torch.testing.assert_close(_wiener_gain(Ps, Pn, SamplerConfig(gain_floor=0.6)), torch.tensor([[0.6, 0.6, 0.75]]))
+    plain = dict(gain_smooth=1)
+    torch.testing.assert_close(_wiener_gain(Ps, Pn, SamplerConfig(**plain)), torch.tensor([[0.0, 0.5, 0.75]]))
+    torch.testing.assert_close(_wiener_gain(Ps, Pn, SamplerConfig(gain_floor=0.6, **plain)),
+                               torch.tensor([[0.6, 0.6, 0.75]]))
     X = complex_randn((F, 20), torch.Generator().manual_seed(0))
     silent = GaussianPrior(torch.full((F, 1), 1e-8))  # the chains find no speech: the floor is the output
     out = udiffse_plus(silent, X, cfg=SamplerConfig(n_steps=4, n_samples=1, gain_floor=0.3),
@@ -445,6 +447,27 @@ def test_wiener_gain_floor_keeps_that_much_of_the_mixture():
     torch.testing.assert_close(out, 0.3 * X, rtol=1e-3, atol=1e-4)
     with pytest.raises(ValueError, match="gain_floor"):
         SamplerConfig(gain_floor=1.5)
+
+
+def test_wiener_gain_smoothing_averages_neighbouring_frames_only():
+    """gain_smooth = n averages the gain over the n frames centred on each frame (fewer at the edges),
+    along time only, batched or not; a gain constant in time is unchanged; the floor comes after."""
+    from udiffse_lite.samplers import _wiener_gain
+
+    Pn = torch.ones(2, 5)
+    Ps = torch.tensor([[0.0, 0.0, 1.0, 0.0, 0.0],  # one frame at G = 0.5
+                       [3.0, 3.0, 3.0, 3.0, 3.0]])  # G = 0.75 throughout
+    G = _wiener_gain(Ps, Pn, SamplerConfig(gain_smooth=3))
+    torch.testing.assert_close(G, torch.tensor([[0.0, 0.5 / 3, 0.5 / 3, 0.5 / 3, 0.0], [0.75] * 5]))
+    G5 = _wiener_gain(Ps, Pn, SamplerConfig(gain_smooth=5))  # edges: 3 and 4 frames
+    torch.testing.assert_close(G5[0], torch.tensor([0.5 / 3, 0.5 / 4, 0.5 / 5, 0.5 / 4, 0.5 / 3]))
+    batched = _wiener_gain(Ps[None].repeat(3, 1, 1), Pn[None].repeat(3, 1, 1), SamplerConfig())
+    torch.testing.assert_close(batched, G[None].repeat(3, 1, 1))  # (U, F, T): the same per recording
+    floored = _wiener_gain(Ps, Pn, SamplerConfig(gain_smooth=3, gain_floor=0.1))
+    torch.testing.assert_close(floored[0], torch.tensor([0.1, 0.5 / 3, 0.5 / 3, 0.5 / 3, 0.1]))
+    for bad in (0, 2, -1, 1.0, True):
+        with pytest.raises(ValueError, match="gain_smooth must be an odd number"):
+            SamplerConfig(gain_smooth=bad)
 
 
 def test_corrector_r_follows_the_step_count_unless_given():

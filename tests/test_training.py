@@ -244,6 +244,15 @@ def test_cpu_bf16_autocast_speed_perturbation_and_lr_schedule():
     for amp, ls in losses.items():
         assert np.mean(ls[-4:]) < np.mean(ls[:4]), amp
     assert abs(np.mean(losses["bf16"]) - np.mean(losses["none"])) < 0.1
+    # "native" (the recipes'): bf16 only on a CPU that runs it natively, else float32 -- emulated
+    # bf16 is several times slower than float32 on a CPU without AMX-BF16
+    from udiffse_lite.priors import bf16_is_fast
+
+    tr = Trainer(make_net(av=False), Synthetic(video=False), TrainConfig(amp="native", val_every=0, ckpt_every=0),
+                 device="cpu", progress=False)
+    assert tr.amp_dtype is (torch.bfloat16 if bf16_is_fast("cpu") else None)
+    with pytest.raises(ValueError, match="'native'"):
+        TrainConfig(amp="bf17")
 
     # speed perturbation: a 2x-long item played 10 % faster is 1/1.1 as long, video follows
     audio = torch.randn(2, 64000)

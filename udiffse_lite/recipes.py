@@ -56,7 +56,7 @@ def _tc(**kw) -> TrainConfig:
 
 
 # what the second-stage AV recipes (tiny-av and the experiments that followed it) share
-_AV_STAGE2 = dict(batch_size=8, crop_frames=128, lr=2e-4, steps=3000, ema_decay=0.999, p_uncond=0.2, amp="bf16",
+_AV_STAGE2 = dict(batch_size=8, crop_frames=128, lr=2e-4, steps=3000, ema_decay=0.999, p_uncond=0.2, amp="native",
                   speed_perturb=0.15, lr_warmup=50, lr_decay="cosine", val_every=500, ckpt_every=100,
                   snapshot_every=500)
 
@@ -67,7 +67,7 @@ _RESYNTH = {**_AV_STAGE2, "p_uncond": 0.1, "speed_perturb": 0.0}
 # the noise types a noise prior trains on: babble (speech-like) and clatter (impulsive) stay unseen
 NOISE_PRIOR_TYPES = ("white", "pink", "brown", "hum", "traffic", "ventilation")
 # what the tiny noise-prior recipes share (tiny-noise and the experiments on its quiet samples)
-_NOISE = dict(batch_size=8, crop_frames=128, lr=2e-4, steps=2000, ema_decay=0.999, amp="bf16", lr_warmup=50,
+_NOISE = dict(batch_size=8, crop_frames=128, lr=2e-4, steps=2000, ema_decay=0.999, amp="native", lr_warmup=50,
               lr_decay="cosine", val_every=500, ckpt_every=100, snapshot_every=500)
 
 RECIPES: dict[str, Recipe] = {
@@ -76,14 +76,14 @@ RECIPES: dict[str, Recipe] = {
                                              ema_decay=0.999, val_every=250, ckpt_every=250),
                          "2-core CPU: 128-frame crops and a larger lr so ~30-60 min gives a usable prior"),
     "tiny-ao": Recipe("tiny", "none",
-                      _tc(batch_size=8, crop_frames=128, lr=2e-4, steps=5000, ema_decay=0.999, amp="bf16",
+                      _tc(batch_size=8, crop_frames=128, lr=2e-4, steps=5000, ema_decay=0.999, amp="native",
                           speed_perturb=0.15, lr_warmup=100, lr_decay="cosine", val_every=500,
                           ckpt_every=100, snapshot_every=1000),
                       "2-core CPU, bf16 autocast (AMX), speed perturbation +-15 % for voice diversity, cosine "
                       "decay; warm-started from tiny-ao-v1 (--init-from)"),
     "tiny-av-film1": Recipe("tiny", "film",
                             _tc(batch_size=8, crop_frames=128, lr=2e-4, steps=5000, ema_decay=0.999, p_uncond=0.2,
-                                amp="bf16", speed_perturb=0.15, lr_warmup=100, lr_decay="cosine", cond_lr_mult=3.0,
+                                amp="native", speed_perturb=0.15, lr_warmup=100, lr_decay="cosine", cond_lr_mult=3.0,
                                 val_every=500, ckpt_every=100, snapshot_every=1000),
                             "stage 1 of tiny-av: time-aligned FiLM from the lip features, 20 % condition dropout, "
                             "the noise-prediction loss; warm-started from tiny-ao-v1 (--init-from). After 2,000 "
@@ -114,7 +114,7 @@ RECIPES: dict[str, Recipe] = {
                          "EDM loss weighting; warm-started from the shipped tiny-ao (--init-from)",
                          net={"video_norm": True}),
     "tiny-ao-edm": Recipe("tiny", "none",
-                          _tc(batch_size=8, crop_frames=128, lr=2e-4, steps=4000, ema_decay=0.999, amp="bf16",
+                          _tc(batch_size=8, crop_frames=128, lr=2e-4, steps=4000, ema_decay=0.999, amp="native",
                               speed_perturb=0.15, lr_warmup=100, lr_decay="cosine", loss_weight="edm",
                               val_every=500, ckpt_every=100, snapshot_every=500),
                           "tiny-ao with EDM's preconditioning (the body predicts a scaled clean spectrogram; "
@@ -185,7 +185,7 @@ RECIPES: dict[str, Recipe] = {
                                "record (docs/separation.md section 6)",
                                data="noise", noise_types=NOISE_PRIOR_TYPES),
     "tiny-noise-edm": Recipe("tiny", "none",
-                             _tc(batch_size=8, crop_frames=128, lr=2e-4, steps=3000, ema_decay=0.999, amp="bf16",
+                             _tc(batch_size=8, crop_frames=128, lr=2e-4, steps=3000, ema_decay=0.999, amp="native",
                                  lr_warmup=100, lr_decay="cosine", loss_weight="snr", val_every=500, ckpt_every=100,
                                  snapshot_every=500),
                              "tiny-noise from scratch with EDM's preconditioning and the 1 + sigma^2/mu^2 loss "
@@ -193,19 +193,19 @@ RECIPES: dict[str, Recipe] = {
                              "9 dB too loud and its score fails in UDiffSE's likelihood (docs/separation.md)",
                              data="noise", net={"precond": "edm"}, noise_types=NOISE_PRIOR_TYPES),
     "colab-noise": Recipe("colab", "none", _tc(batch_size=8, crop_frames=256, lr=1e-4, steps=6000, ema_decay=0.999,
-                                               amp="bf16", lr_warmup=200, lr_decay="cosine", val_every=1000,
+                                               amp="native", lr_warmup=200, lr_decay="cosine", val_every=1000,
                                                ckpt_every=500),
                           "tiny-noise at the colab tier (warm-start from colab-ao; the step count is an estimate)",
                           data="noise", noise_types=NOISE_PRIOR_TYPES),
     "colab-ao": Recipe("colab", "none",
-                       _tc(batch_size=16, crop_frames=256, lr=2e-4, steps=6000, ema_decay=0.999, amp="bf16",
+                       _tc(batch_size=16, crop_frames=256, lr=2e-4, steps=6000, ema_decay=0.999, amp="native",
                            speed_perturb=0.15, lr_warmup=200, lr_decay="cosine", val_every=1000, ckpt_every=500),
                        "one GPU (Colab T4: fp16 autocast via amp='auto'); what the tiny recipes learned on the CPU "
                        "(speed perturbation, warm-up and cosine decay, bf16) at 256-frame crops; the step count "
                        "is an estimate for about an hour on a T4, not measured; ship with save(half=True) (< 25 MB)"),
     "colab-av": Recipe("colab", "film",
                        _tc(batch_size=16, crop_frames=256, lr=2e-4, steps=6000, ema_decay=0.999, p_uncond=0.2,
-                           amp="bf16", speed_perturb=0.15, lr_warmup=200, lr_decay="cosine", cond_lr_mult=10.0,
+                           amp="native", speed_perturb=0.15, lr_warmup=200, lr_decay="cosine", cond_lr_mult=10.0,
                            loss_weight="snr", val_every=1000, ckpt_every=500),
                        "as colab-ao with tiny-av's time-aligned FiLM, 20 % condition dropout, the 1 + sigma^2/mu^2 "
                        "loss weight and 10x learning rate on the FiLM blocks (the papers' cross-attention never "

@@ -180,7 +180,9 @@ class TrainConfig:
     ema_warmup: bool = True  # decay_k = min(ema_decay, (1 + k) / (10 + k)): see Trainer.ema_decay_at
     grad_clip: float = 1.0  # max global grad norm; 0 disables (guards the first steps' large gradients)
     p_uncond: float = 0.0  # condition dropout for classifier-free guidance (0.1 for AV priors)
-    amp: str = "auto"  # "auto" (bf16 if supported else fp16), "bf16", "fp16" or "none"; CUDA only
+    amp: str = "auto"  # "auto" (CUDA: bf16 if supported else fp16; CPU: fp32), "native" (bf16 wherever the
+    # hardware runs it natively: CUDA with bf16, a CPU with AMX-BF16 / AVX512-BF16; else as "auto"), "bf16",
+    # "fp16" (CUDA only) or "none"
     seed: int = 0  # every random choice of step k is a function of (seed, k, rank)
     val_every: int = 500  # steps between validation losses (0: only at the end)
     val_batches: int = 4  # batches of the fixed validation set
@@ -206,8 +208,8 @@ class TrainConfig:
             raise ValueError(f"crop_frames={self.crop_frames} is too short; use 128 or 256")
         if not 0.0 <= self.p_uncond < 1.0:
             raise ValueError(f"p_uncond must lie in [0, 1), got {self.p_uncond}")
-        if self.amp not in ("auto", "bf16", "fp16", "none"):
-            raise ValueError(f"amp must be 'auto', 'bf16', 'fp16' or 'none', got {self.amp!r}")
+        if self.amp not in ("auto", "native", "bf16", "fp16", "none"):
+            raise ValueError(f"amp must be 'auto', 'native', 'bf16', 'fp16' or 'none', got {self.amp!r}")
         if self.loss_weight not in LOSS_WEIGHTS:
             raise ValueError(f"loss_weight must be one of {LOSS_WEIGHTS}, got {self.loss_weight!r}")
         if not (math.isfinite(self.crop_gain_db) and 0.0 <= self.crop_gain_db <= 60.0):
@@ -409,13 +411,18 @@ class Trainer:
         if self.cfg.amp == "none":
             return None
         if self.device.type != "cuda":
-            # CPU: bf16 autocast only when asked for ("bf16"); on a CPU with AMX-BF16 a step is ~2.5x
-            # faster (benchmarks/bench_training.py). "auto" keeps float32, the bit-reproducible path
-            # the exactness tests use.
+            # CPU: bf16 autocast when asked for ("bf16"), or with "native" on a CPU with AMX-BF16, where
+            # a step is ~2.5x faster (benchmarks/bench_training.py); without it bf16 is emulated and
+            # several times *slower* than float32, so "native" keeps float32 there. "auto" keeps
+            # float32, the bit-reproducible path the exactness tests use.
             if self.cfg.amp == "fp16":
                 raise ValueError("amp='fp16' needs CUDA; use amp='bf16' on a CPU")
+            if self.cfg.amp == "native":
+                from .priors import bf16_is_fast
+
+                return torch.bfloat16 if bf16_is_fast(self.device) else None
             return torch.bfloat16 if self.cfg.amp == "bf16" else None
-        if self.cfg.amp == "bf16" or (self.cfg.amp == "auto" and torch.cuda.is_bf16_supported()):
+        if self.cfg.amp == "bf16" or (self.cfg.amp in ("auto", "native") and torch.cuda.is_bf16_supported()):
             return torch.bfloat16
         return torch.float16
 
