@@ -107,7 +107,7 @@ for name, p in priors.items():
 # sections below reuse each other's runs instead of recomputing them.
 
 # %%
-seconds = ul.size(fast=1.0, book=2.5, full=None)  # crop every example (None: the whole utterance)
+seconds = ul.size(fast=1.0, book=2.0, full=None)  # crop every example (None: the whole utterance)
 opts = dict(n_steps=ul.size(fast=4, full=30),  # reverse steps
             n_samples=ul.size(fast=1, book=1, full=4),  # parallel chains b (1 in the book: 2 gain 0.1 dB, docs/sweep_sampler.md)
             precision=ul.size(fast="fp32", full="auto"))  # bf16 where it is faster: GPUs, not a channels-last CPU

@@ -277,7 +277,8 @@ lips = d["lips"][:n_v]
 n_chains = ul.size(fast=1, book=2, full=4)  # re-synthesis chains (their mean magnitude is kept)
 outputs = {
     "noisy input": x,
-    "AV-UDiffSE+ (ch. 11)": ul.enhance(x, d["sr"], prior=av_prior, video=lips, n_samples=ul.size(fast=1, full=2), **opts),
+    "AV-UDiffSE+ (ch. 11)": ul.enhance(x, d["sr"], prior=av_prior, video=lips, n_samples=ul.size(fast=1, book=1, full=2),
+                                       **opts),
     "re-synthesis": ul.resynthesize(x, d["sr"], lips=lips, n_samples=n_chains, **opts),
     "envelope head + Griffin-Lim": ul.resynthesize(x, d["sr"], lips=lips, magnitude="envelope"),
     "re-synthesis from the clean features": ul.resynthesize(s, d["sr"], lips=lips, n_samples=n_chains, **opts),
