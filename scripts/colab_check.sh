@@ -9,8 +9,7 @@
 # Usage: bash scripts/colab_check.sh [python3]                (make colab-check: all of it)
 #        bash scripts/colab_check.sh prepare DIR [python3]    the wheel and the venv, into DIR
 #        bash scripts/colab_check.sh run DIR                  the chapters, with DIR's venv
-# `make test` prepares while the unit tests run (the installs wait on the network and the disk,
-# not on the CPU) and runs the chapters at the end.
+# `make test` prepares while the project's own install runs and runs the chapters at the end.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 MODE=all
