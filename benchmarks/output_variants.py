@@ -30,18 +30,15 @@ import time
 import numpy as np
 import torch
 
-
-def _smooth(G: torch.Tensor, n: int) -> torch.Tensor:
-    return torch.nn.functional.avg_pool1d(G.unsqueeze(0), n, 1, n // 2, count_include_pad=False)[0]
-
+from udiffse_lite.samplers import smooth_frames
 
 VARIANTS = {
     "G": lambda X, S, G: X * G,
     "G^0.5": lambda X, S, G: X * G ** 0.5,
     "G^0.75": lambda X, S, G: X * G ** 0.75,
     "G^1.5": lambda X, S, G: X * G ** 1.5,
-    "G sm3": lambda X, S, G: X * _smooth(G, 3),
-    "G sm5": lambda X, S, G: X * _smooth(G, 5),
+    "G sm3": lambda X, S, G: X * smooth_frames(G, 3),
+    "G sm5": lambda X, S, G: X * smooth_frames(G, 5),
     "mean": lambda X, S, G: S.mean(0),
 }
 
@@ -99,8 +96,8 @@ def main(argv=None):
         for k, f in VARIANTS.items():
             outs[k] = spectral.to_wave(f(X, S, G) * NF[0], len(y)).numpy()
         outs["G + 0.1 x"] = outs["G"] + 0.1 * y
+        V = info["nmf"].V  # (F, T): one recording
         for k, c in LINEAR.items():
-            V = info["nmf"].V[0] if info["nmf"].V.dim() == 3 else info["nmf"].V
             outs[k] = spectral.to_wave(X * _linear_gain(S, V, c) * NF[0], len(y)).numpy()
         r = {"snr": m["snr_db"], "noise": m["noise_type"]}
         for k, o in outs.items():

@@ -584,12 +584,16 @@ def _wiener_gain(Ps: torch.Tensor, Pn: torch.Tensor, cfg: SamplerConfig) -> torc
     ``cfg.gain_floor`` (a floor keeps a little of the mixture where the filter would cut it; measured
     no better PESQ-WB on the tiny priors, docs/sweep_sampler.md). The smoothing tames frame-to-frame
     jumps of the gain (musical noise) that two chains leave."""
-    G = Ps / (Ps + Pn).clamp_min(1e-12)
-    n = cfg.gain_smooth
-    if n > 1:
-        flat = G.reshape(-1, 1, G.shape[-1])
-        G = torch.nn.functional.avg_pool1d(flat, n, 1, n // 2, count_include_pad=False).reshape(G.shape)
-    return G.clamp_min(cfg.gain_floor)
+    return smooth_frames(Ps / (Ps + Pn).clamp_min(1e-12), cfg.gain_smooth).clamp_min(cfg.gain_floor)
+
+
+def smooth_frames(G: torch.Tensor, n: int) -> torch.Tensor:
+    """(..., T) averaged over the ``n`` (odd) frames centred on each frame, fewer at the edges
+    (``n = 1``: unchanged)."""
+    if n == 1:
+        return G
+    flat = G.reshape(-1, 1, G.shape[-1])
+    return torch.nn.functional.avg_pool1d(flat, n, 1, n // 2, count_include_pad=False).reshape(G.shape)
 
 
 def _cpu_gen(generator: torch.Generator | None) -> torch.Generator | None:
