@@ -187,7 +187,7 @@ for t in (0.05, 0.3, 1.0):
 # on a GPU, still far from a good prior (the shipped one trained for much longer).
 
 # %%
-n_train_steps = ul.size(fast=3, book=30, full=300)
+n_train_steps = ul.size(fast=3, book=20, full=300)
 batch = ul.size(fast=2, full=8)
 torch.manual_seed(0)
 net = ScoreUNet(UNetConfig.tier("tiny")).to(device)

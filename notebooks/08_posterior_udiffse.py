@@ -296,7 +296,7 @@ print(f'"{ex["text"]}" ({ex["voice"]}), {L / ex["sr"]:.2f} s, white noise at 0 d
 # %%
 em_iters = ul.size(fast=2, book=3, full=5)  # EM iterations (E-step = one full reverse pass)
 cfg = SamplerConfig(n_steps=ul.size(fast=4, full=30),  # reverse steps per pass
-                    n_samples=ul.size(fast=1, book=2, full=4))  # parallel chains b
+                    n_samples=ul.size(fast=1, book=1, full=4))  # parallel chains b (1 in the book, as in chapter 09)
 Xc, NF = spectral.normalise(spectral.to_spec(torch.from_numpy(x).to(device)))  # (256, T)
 V_per_iter = {}
 

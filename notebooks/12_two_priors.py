@@ -308,7 +308,7 @@ viz.audio_table({f"sample {i + 1}": spectral.to_wave(gen[i], 127 * spectral.HOP)
 # %%
 speech_prior = ul.load_pretrained("tiny-ao").to(device)
 seconds = ul.size(fast=1.5, book=2.0, full=None)  # crop (None: the whole utterance)
-opts = dict(n_steps=ul.size(fast=16, full=30), n_samples=ul.size(fast=1, book=1, full=2))
+opts = dict(n_steps=ul.size(fast=10, book=20, full=30), n_samples=ul.size(fast=1, book=1, full=2))
 results = {}
 for noise in ["pink", "clatter"]:
     ex = noisy_example("matched-1", noise=noise, snr_db=-5.0, seed=0)
@@ -366,7 +366,7 @@ x2 = a.speech[:L] + b.speech[:L] + 0.02 * rng.standard_normal(L).astype(np.float
 n_v = spectral.expected_video_frames(L)
 lips = [a.lips[:n_v], b.lips[:n_v]]
 av_prior = ul.load_pretrained("tiny-av").to(device)
-sep_opts = dict(prior=av_prior, n_steps=ul.size(fast=16, full=30), n_samples=ul.size(fast=1, book=1, full=2), guidance=3.0)
+sep_opts = dict(prior=av_prior, n_steps=ul.size(fast=10, book=20, full=30), n_samples=ul.size(fast=1, book=1, full=2), guidance=3.0)
 refs = [a.speech[:L], b.speech[:L]]
 for label, order in (("true lips", lips), ("swapped lips", lips[::-1])):
     outs = ul.separate(x2, 16000, lips=order, **sep_opts)
