@@ -205,7 +205,8 @@ print(f"{n_train_steps} steps in {time.perf_counter() - t0:.1f} s on {device}; l
 
 # %%
 steps = np.arange(1, len(losses) + 1)
-smooth = np.convolve(losses, np.ones(min(20, len(losses))) / min(20, len(losses)), mode="valid")
+win = min(20, max(1, len(losses) // 4))  # running-mean window: 20 steps, fewer in a short run
+smooth = np.convolve(losses, np.ones(win) / win, mode="valid")
 fig, ax = viz.plot_curves({"loss": (steps, losses), "running mean": (steps[len(steps) - len(smooth):], smooth)},
                           xlabel="training step", ylabel="DSM loss", title="training the tiny prior")
 
