@@ -292,8 +292,8 @@ print(f"true lips minus another utterance's lips: {gain:+.2f} ± {half:.2f} dB S
 # mixtures the shipped prior's true lips beat wrong ones by +1.61 ± 1.01 dB with the default
 # weight 3 (where the wrong lips do worse than the audio-only prior; at weight 2 the gap is a third
 # to a half of that), and the AV prior with its true lips beats the audio-only one by about 1.3 dB. On 16
-# mixtures of *unseen* voices and faces (`test_mismatched`) the gap is +1.47 ± 1.63 dB, and the AV
-# prior beats the audio-only one by +2.57 ± 1.59 dB. The first `tiny-av`, whose lip reader had seen only the corpus' twelve
+# mixtures of *unseen* voices and faces (`test_mismatched`) the gap is +1.55 ± 1.67 dB, and the AV
+# prior beats the audio-only one by +2.50 ± 1.56 dB. The first `tiny-av`, whose lip reader had seen only the corpus' twelve
 # faces, reached +0.12 dB there at weight 2, and without guidance its true lips beat wrong ones by
 # only +0.06 ± 0.31 dB even on the validation voices: most of its lead over the audio-only prior
 # was its different network, not the video. Denoising score matching on clean speech rarely *needs* the video, because
