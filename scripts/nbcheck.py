@@ -423,10 +423,10 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 # Seconds each chapter took under nbval in fast mode, one torch thread, in CI (session 16; chapter
-# 12 at 10 fast steps, session 17). Only the balance of `nbcheck test`'s side-by-side runs depends
+# 12 as changed in session 17). Only the balance of `nbcheck test`'s side-by-side runs depends
 # on them, never a result; a chapter not listed counts as FAST_COST_DEFAULT.
 FAST_COST = {"00": 7, "01": 10, "02": 6, "03": 10, "04": 14, "05": 9, "06": 9, "07": 9, "08": 13,
-             "09": 15, "10": 22, "11": 19, "12": 77, "13": 41}
+             "09": 15, "10": 22, "11": 19, "12": 84, "13": 41}
 FAST_COST_DEFAULT = 15
 
 
