@@ -147,12 +147,13 @@ def test_book_checks_find_remote_scripts_and_false_claims(tmp_path):
     assert "false" in nbcheck.book_claims(
         chapter("mean SI-SDR gain over the input: tiny-ao -27.2 dB, tiny-av +1.0 dB\n"), name)[0]
     assert "missing" in nbcheck.book_claims(chapter("nothing\n"), name)[0]
-    pink = "pink     (seen): SI-SDR input -4.9 dB, NMF noise +3.7 dB, diffusion noise prior {} dB\n"
+    pink = ("pink    -5 dB (seen): SI-SDR input -4.9 dB, NMF noise +3.7 dB, diffusion noise prior {} dB\n"
+            "babble  +0 dB (never heard): SI-SDR input -0.1 dB, NMF noise +1.1 dB, diffusion noise prior {} dB\n")
     lips = ("true lips   : SI-SDR improvement of output 1 (vs talker 1) -0.6 dB, output 2 (vs talker 2) {} dB\n"
             "swapped lips: SI-SDR improvement of output 1 (vs talker 1) -9.9 dB, output 2 (vs talker 2) -11.0 dB\n")
-    assert nbcheck.book_claims(chapter(pink.format("+5.1") + lips.format("-2.5")), "12_two_priors") == []
-    bad = nbcheck.book_claims(chapter(pink.format("-6.0") + lips.format("-12.0")), "12_two_priors")
-    assert len(bad) == 2 and all("false" in b for b in bad)
+    assert nbcheck.book_claims(chapter(pink.format("+5.1", "+0.4") + lips.format("-2.5")), "12_two_priors") == []
+    bad = nbcheck.book_claims(chapter(pink.format("-6.0", "+1.5") + lips.format("-12.0")), "12_two_priors")
+    assert len(bad) == 3 and all("false" in b for b in bad)
     def table(lsd):
         rows = [("noisy input", -6.4, 0.58, 21.6, 1.64), ("AV-UDiffSE+ (ch. 11)", 11.7, 0.66, 14.5, 1.45),
                 ("re-synthesis", -22.3, 0.35, lsd, 0.79)]
