@@ -203,7 +203,7 @@ def test_ddp_two_processes_gloo(tmp_path):
 def test_recipes_and_cli():
     from udiffse_lite import recipes
 
-    assert set(recipes.RECIPES) == {"tiny-ao-v1", "tiny-ao", "tiny-ao-edm", "tiny-av-film1", "tiny-av", "tiny-av-edm", "tiny-av-ln", "tiny-av-faces", "tiny-resynth-film1", "tiny-resynth-image", "tiny-resynth-zpred", "tiny-resynth", "tiny-resynth-ft", "tiny-av-xattn", "tiny-noise", "tiny-noise-gain", "tiny-noise-gauss", "tiny-noise-edm", "colab-noise",
+    assert set(recipes.RECIPES) == {"tiny-ao-v1", "tiny-ao", "tiny-ao-voices", "tiny-ao-edm", "tiny-av-film1", "tiny-av", "tiny-av-edm", "tiny-av-ln", "tiny-av-faces", "tiny-resynth-film1", "tiny-resynth-image", "tiny-resynth-zpred", "tiny-resynth", "tiny-resynth-ft", "tiny-av-xattn", "tiny-noise", "tiny-noise-gain", "tiny-noise-gauss", "tiny-noise-edm", "colab-noise",
                                     "colab-ao", "colab-av",
                                     "paper-ao", "paper-av"}
     for name, r in recipes.RECIPES.items():
@@ -339,3 +339,63 @@ def test_gaussian_texture_replaces_a_fraction_of_crops_by_gaussian_noise_of_thei
     assert torch.equal(gaussian_texture(S, 0.0, step_generator(0, 0)), S)
     with pytest.raises(ValueError, match="gaussian_crops"):
         TrainConfig(gaussian_crops=1.5)
+
+
+def _vowel(f0: float, formants, seconds: float = 1.0, sr: int = 16000) -> np.ndarray:
+    """A harmonic vowel: harmonics of f0 weighted by resonances at ``formants`` (Hz, 120 Hz wide)."""
+    t = np.arange(int(seconds * sr)) / sr
+    y = np.zeros_like(t)
+    for k in range(1, int(7000 / f0)):
+        f = k * f0
+        amp = sum(1.0 / (1.0 + ((f - fm) / 120.0) ** 2) for fm in formants) + 1e-3
+        y += amp * np.sin(2 * np.pi * f * t + 0.7 * k)
+    return (y / np.abs(y).max()).astype(np.float32)
+
+
+def _envelope_peak_and_f0(y: np.ndarray) -> tuple[float, float]:
+    from udiffse_lite.training import spectral_envelope
+
+    win = torch.hann_window(512)
+    X = torch.stft(torch.from_numpy(y)[None], 512, 128, window=win, return_complex=True)[0, :, 10:-10]
+    env = spectral_envelope(torch.log(X.abs().clamp_min(1e-7)), 512, 30).mean(-1)  # (257,)
+    peak = float(env[8:].argmax() + 8) * 16000 / 512
+    seg = y[2000:10000]
+    r = [float(np.dot(seg, y[2000 + k:10000 + k])) for k in range(40, 200)]
+    lag = 40 + int(np.argmax(r))  # the strongest period between 80 and 400 Hz
+    return peak, 16000 / lag
+
+
+def test_formant_shift_moves_the_envelope_and_keeps_the_pitch():
+    """Vocal-tract perturbation: a vowel with one formant at 1 kHz, warped by a near 1.14 and near 0.86,
+    has its envelope peak at a times 1 kHz, the same f0 and the same length; x = 0 is the identity
+    up to the STFT round trip; the factors follow the step's generator; bad x is refused."""
+    from udiffse_lite.training import formant_shift
+
+    y = _vowel(125.0, [1000.0])
+    peak0, f00 = _envelope_peak_and_f0(y)
+    assert abs(peak0 - 1000) < 40 and abs(f00 - 125) < 2
+    # a generator whose first draw gives a = 1 + 0.15 (2u - 1); find u's for a high and a low factor
+    for seed in range(50):
+        u = float(torch.rand(1, generator=torch.Generator().manual_seed(seed)))
+        if u > 0.95 or u < 0.05:
+            a = 1 + 0.15 * (2 * u - 1)
+            out = formant_shift(torch.from_numpy(y)[None], 0.15, torch.Generator().manual_seed(seed))[0].numpy()
+            assert out.shape == y.shape
+            peak, f0 = _envelope_peak_and_f0(out)
+            # the envelope is re-estimated from harmonics 125 Hz apart: within 0.6 f0 of a x 1 kHz
+            # (a shift the wrong way or none would miss by > 130 Hz)
+            assert abs(peak - 1000 * a) < 75, (a, peak)
+            assert abs(f0 - 125) < 2, (a, f0)
+    same = formant_shift(torch.from_numpy(y)[None], 1e-9, torch.Generator().manual_seed(0))[0].numpy()
+    assert np.abs(same - y)[1000:-1000].max() < 1e-3
+    with pytest.raises(ValueError, match="formant_shift"):
+        TrainConfig(formant_shift=0.6)
+    # in training: the same batch shapes as without it (same clock, so the video crop still fits)
+    kw = dict(batch_size=2, crop_frames=32, steps=1, seed=0, val_every=0, ckpt_every=0)
+    tr = Trainer(make_net(av=True), Synthetic(video=True), TrainConfig(**kw, formant_shift=0.1), device="cpu",
+                 progress=False)
+    tr0 = Trainer(make_net(av=True), Synthetic(video=True), TrainConfig(**kw), device="cpu", progress=False)
+    audio, video = tr._load(tr._indices(0), tr.train_set)
+    (S, v), (S0, v0) = tr.make_batch(audio, video, step_generator(0, 0)), tr0.make_batch(audio, video,
+                                                                                          step_generator(0, 0))
+    assert S.shape == S0.shape and v.shape == v0.shape and np.isfinite(tr.train_step())

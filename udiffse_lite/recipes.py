@@ -81,6 +81,15 @@ RECIPES: dict[str, Recipe] = {
                           ckpt_every=100, snapshot_every=1000),
                       "2-core CPU, bf16 autocast (AMX), speed perturbation +-15 % for voice diversity, cosine "
                       "decay; warm-started from tiny-ao-v1 (--init-from)"),
+    "tiny-ao-voices": Recipe("tiny", "none",
+                             _tc(batch_size=8, crop_frames=128, lr=1e-4, steps=2000, ema_decay=0.999, amp="native",
+                                 speed_perturb=0.15, formant_shift=0.15, lr_warmup=100, lr_decay="cosine",
+                                 val_every=500, ckpt_every=100, snapshot_every=500),
+                             "tiny-ao continued with vocal-tract perturbation on top of the speed perturbation "
+                             "(each item's spectral envelope warped by +-15 %, its pitch kept, so pitch and "
+                             "vocal-tract length vary independently), half the learning rate; warm-started "
+                             "from the shipped tiny-ao (--init-from). Judged on real recordings "
+                             "(benchmarks/real_voices.py) and the valid mixtures"),
     "tiny-av-film1": Recipe("tiny", "film",
                             _tc(batch_size=8, crop_frames=128, lr=2e-4, steps=5000, ema_decay=0.999, p_uncond=0.2,
                                 amp="native", speed_perturb=0.15, lr_warmup=100, lr_decay="cosine", cond_lr_mult=3.0,

