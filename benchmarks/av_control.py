@@ -18,15 +18,14 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from scipy import stats
 
 from udiffse_lite.evaluation import _load_prior, score_mixtures, validation_mixtures
+from udiffse_lite.metrics import paired_gain
 
 
 def paired(a, b) -> str:
-    d = np.asarray(b) - np.asarray(a)
-    half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
-    return f"{d.mean():+.2f} +- {half:.2f}"
+    m, half = paired_gain(a, b)
+    return f"{m:+.2f} +- {half:.2f}"
 
 
 def main(argv=None):

@@ -20,15 +20,14 @@ import json
 import time
 
 import numpy as np
-from scipy import stats
 
 from udiffse_lite.evaluation import _load_prior, real_mixtures, score_mixtures
+from udiffse_lite.metrics import paired_gain
 
 
 def paired(a, b) -> str:
-    d = np.asarray(b) - np.asarray(a)
-    half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
-    return f"{d.mean():+.2f} +- {half:.2f} ({int((d > 0).sum())} / {len(d)})"
+    m, half = paired_gain(a, b)
+    return f"{m:+.2f} +- {half:.2f} ({int((np.asarray(b) > np.asarray(a)).sum())} / {len(a)})"
 
 
 def main(argv=None):

@@ -70,6 +70,11 @@ NOISE_PRIOR_TYPES = ("white", "pink", "brown", "hum", "traffic", "ventilation")
 _NOISE = dict(batch_size=8, crop_frames=128, lr=2e-4, steps=2000, ema_decay=0.999, amp="native", lr_warmup=50,
               lr_decay="cosine", val_every=500, ckpt_every=100, snapshot_every=500)
 
+# the shipped tiny-ao continued (docs/training.md section 16): half its learning rate, a new cosine
+_AO_CONTINUED = dict(batch_size=8, crop_frames=128, lr=1e-4, steps=2000, ema_decay=0.999, amp="native",
+                     speed_perturb=0.15, lr_warmup=100, lr_decay="cosine", val_every=500, ckpt_every=100,
+                     snapshot_every=500)
+
 RECIPES: dict[str, Recipe] = {
     # the first shipped prior (fp32, no augmentation); the stage tiny-ao and tiny-av warm-start from
     "tiny-ao-v1": Recipe("tiny", "none", _tc(batch_size=8, crop_frames=128, lr=2e-4, steps=2000,
@@ -81,15 +86,15 @@ RECIPES: dict[str, Recipe] = {
                           ckpt_every=100, snapshot_every=1000),
                       "2-core CPU, bf16 autocast (AMX), speed perturbation +-15 % for voice diversity, cosine "
                       "decay; warm-started from tiny-ao-v1 (--init-from)"),
-    "tiny-ao-voices": Recipe("tiny", "none",
-                             _tc(batch_size=8, crop_frames=128, lr=1e-4, steps=2000, ema_decay=0.999, amp="native",
-                                 speed_perturb=0.15, formant_shift=0.15, lr_warmup=100, lr_decay="cosine",
-                                 val_every=500, ckpt_every=100, snapshot_every=500),
+    "tiny-ao-voices": Recipe("tiny", "none", _tc(**_AO_CONTINUED, formant_shift=0.15),
                              "tiny-ao continued with vocal-tract perturbation on top of the speed perturbation "
                              "(each item's spectral envelope warped by +-15 %, its pitch kept, so pitch and "
                              "vocal-tract length vary independently), half the learning rate; warm-started "
                              "from the shipped tiny-ao (--init-from). Judged on real recordings "
                              "(benchmarks/real_voices.py) and the valid mixtures"),
+    "tiny-ao-cont": Recipe("tiny", "none", _tc(**_AO_CONTINUED),
+                           "the control of tiny-ao-voices: the same continuation of the shipped tiny-ao "
+                           "(--init-from) without the vocal-tract perturbation"),
     "tiny-av-film1": Recipe("tiny", "film",
                             _tc(batch_size=8, crop_frames=128, lr=2e-4, steps=5000, ema_decay=0.999, p_uncond=0.2,
                                 amp="native", speed_perturb=0.15, lr_warmup=100, lr_decay="cosine", cond_lr_mult=3.0,
