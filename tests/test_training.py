@@ -203,7 +203,7 @@ def test_ddp_two_processes_gloo(tmp_path):
 def test_recipes_and_cli():
     from udiffse_lite import recipes
 
-    assert set(recipes.RECIPES) == {"tiny-ao-v1", "tiny-ao", "tiny-ao-voices", "tiny-ao-cont", "tiny-ao-edm", "tiny-av-film1", "tiny-av", "tiny-av-edm", "tiny-av-ln", "tiny-av-faces", "tiny-resynth-film1", "tiny-resynth-image", "tiny-resynth-zpred", "tiny-resynth", "tiny-resynth-ft", "tiny-av-xattn", "tiny-noise", "tiny-noise-gain", "tiny-noise-gauss", "tiny-noise-edm", "colab-noise",
+    assert set(recipes.RECIPES) == {"tiny-ao-v1", "tiny-ao", "tiny-ao-voices", "tiny-ao-cont", "tiny-ao-snr", "tiny-ao-edm", "tiny-av-film1", "tiny-av", "tiny-av-edm", "tiny-av-ln", "tiny-av-faces", "tiny-resynth-film1", "tiny-resynth-image", "tiny-resynth-zpred", "tiny-resynth", "tiny-resynth-ft", "tiny-av-xattn", "tiny-noise", "tiny-noise-gain", "tiny-noise-gauss", "tiny-noise-edm", "colab-noise",
                                     "colab-ao", "colab-av",
                                     "paper-ao", "paper-av"}
     for name, r in recipes.RECIPES.items():

@@ -95,6 +95,12 @@ RECIPES: dict[str, Recipe] = {
     "tiny-ao-cont": Recipe("tiny", "none", _tc(**_AO_CONTINUED),
                            "the control of tiny-ao-voices: the same continuation of the shipped tiny-ao "
                            "(--init-from) without the vocal-tract perturbation"),
+    "tiny-ao-snr": Recipe("tiny", "none", _tc(**_AO_CONTINUED, formant_shift=0.15, loss_weight="snr"),
+                          "tiny-ao-voices with the audio-visual priors' loss weighting 1 + sigma^2/mu^2 (more "
+                          "weight at large t): continuing the shipped tiny-ao with the noise weighting lost "
+                          "enhancement with or without the vocal-tract perturbation, while the AV priors, "
+                          "trained with this weighting, gained at every stage; warm-started from the shipped "
+                          "tiny-ao (--init-from)"),
     "tiny-av-film1": Recipe("tiny", "film",
                             _tc(batch_size=8, crop_frames=128, lr=2e-4, steps=5000, ema_decay=0.999, p_uncond=0.2,
                                 amp="native", speed_perturb=0.15, lr_warmup=100, lr_decay="cosine", cond_lr_mult=3.0,
