@@ -375,9 +375,11 @@ def test_formant_shift_moves_the_envelope_and_keeps_the_pitch():
     peak0, f00 = _envelope_peak_and_f0(y)
     assert abs(peak0 - 1000) < 40 and abs(f00 - 125) < 2
     # a generator whose first draw gives a = 1 + 0.15 (2u - 1); find u's for a high and a low factor
+    tried = set()
     for seed in range(50):
         u = float(torch.rand(1, generator=torch.Generator().manual_seed(seed)))
-        if u > 0.95 or u < 0.05:
+        if (u > 0.95 and "up" not in tried) or (u < 0.05 and "down" not in tried):
+            tried.add("up" if u > 0.5 else "down")
             a = 1 + 0.15 * (2 * u - 1)
             out = formant_shift(torch.from_numpy(y)[None], 0.15, torch.Generator().manual_seed(seed))[0].numpy()
             assert out.shape == y.shape
@@ -386,6 +388,7 @@ def test_formant_shift_moves_the_envelope_and_keeps_the_pitch():
             # (a shift the wrong way or none would miss by > 130 Hz)
             assert abs(peak - 1000 * a) < 75, (a, peak)
             assert abs(f0 - 125) < 2, (a, f0)
+    assert tried == {"up", "down"}
     same = formant_shift(torch.from_numpy(y)[None], 1e-9, torch.Generator().manual_seed(0))[0].numpy()
     assert np.abs(same - y)[1000:-1000].max() < 1e-3
     with pytest.raises(ValueError, match="formant_shift"):

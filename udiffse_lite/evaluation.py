@@ -336,7 +336,7 @@ def real_mixtures(real_dir: str, corpus: str, snrs=(-5, 5), types_per_clip: int 
     prior trained on TTS voices carries over to real ones, not a test set. Recording ``i`` is mixed
     with ``types_per_clip`` of the test noise types, rotating through the library so that every type
     meets several recordings, at every SNR of ``snrs``; the noise clip and offset are drawn from
-    ``seed`` as in :func:`udiffse_lite.data.make_test_mixtures`.
+    ``seed`` as in :func:`udiffse_lite.data.make_test_mixtures` (:func:`~udiffse_lite.data.mix.library_mix`).
 
     Returns:
         Mixture dicts ``{"id", "utt_id", "source", "noise_type", "snr_db", "x", "s", "n", "lips": None}``.
@@ -345,10 +345,9 @@ def real_mixtures(real_dir: str, corpus: str, snrs=(-5, 5), types_per_clip: int 
         FileNotFoundError: ``real_dir`` has no ``real_speech.jsonl`` (says how to build it).
     """
     import json
-    import zlib
 
     from .data.datasets import load_wav
-    from .data.mix import _noise_library, mix
+    from .data.mix import _noise_library, library_mix
 
     meta = Path(real_dir) / "real_speech.jsonl"
     if not meta.exists():
@@ -367,12 +366,7 @@ def real_mixtures(real_dir: str, corpus: str, snrs=(-5, 5), types_per_clip: int 
             t = types[(i + j * stride) % len(types)]
             clips = [c for c in lib if c["type"] == t]
             for snr in snrs:
-                mid = f"{r['id']}__{t}__{int(snr):+d}dB"
-                rng = np.random.default_rng(zlib.crc32(f"{seed}/{mid}".encode()))
-                c = clips[int(rng.integers(len(clips)))]
-                if c["wav"] not in cache:
-                    cache[c["wav"]] = load_wav(str(Path(corpus) / c["wav"]))
-                x, ss, nn, _ = mix(s, cache[c["wav"]], float(snr), rng)
+                mid, _, (x, ss, nn, _) = library_mix(s, r["id"], t, clips, snr, seed, corpus, cache)
                 out.append({"id": mid, "utt_id": r["id"], "source": r.get("source"), "noise_type": t,
                             "snr_db": float(snr), "x": x, "s": ss, "n": nn, "lips": None})
     return out

@@ -133,6 +133,30 @@ def _noise_library(corpus_dir: str, noise_split: str, noise_types=None) -> tuple
     return lib, noise_types
 
 
+def library_mix(s: np.ndarray, utt_id: str, noise_type: str, clips: list[dict], snr_db: float, seed: int,
+                corpus_dir: str, cache: dict) -> tuple[str, dict, tuple]:
+    """One mixture of ``s`` with a clip of ``clips`` (one noise type of a corpus library) at ``snr_db``.
+
+    The mixture id ``<utt_id>__<type>__<snr>dB`` and ``seed`` seed the choice of clip and offset, so
+    a mixture is the same whatever else is drawn; ``cache`` keeps the loaded clips.
+
+    Returns:
+        ``(id, clip row, mix(...)'s (x, s, n, info))``.
+    """
+    import os
+    import zlib
+
+    from .datasets import load_wav
+
+    snr = f"{int(snr_db):+d}" if float(snr_db).is_integer() else f"{snr_db}"
+    mid = f"{utt_id}__{noise_type}__{snr}dB"
+    rng = np.random.default_rng(zlib.crc32(f"{seed}/{mid}".encode()))
+    c = clips[int(rng.integers(len(clips)))]
+    if c["wav"] not in cache:
+        cache[c["wav"]] = load_wav(os.path.join(corpus_dir, c["wav"]))
+    return mid, c, mix(s, cache[c["wav"]], float(snr_db), rng)
+
+
 def make_test_mixtures(corpus_dir: str, split: str = "test_matched", snrs="matched", noise_types=None,
                        n: int | None = None, seed: int = 0, out: str | None = None,
                        noise_split: str = "test") -> list[dict]:
@@ -159,7 +183,6 @@ def make_test_mixtures(corpus_dir: str, split: str = "test_matched", snrs="match
     """
     import json
     import os
-    import zlib
 
     import soundfile as sf
 
@@ -181,12 +204,7 @@ def make_test_mixtures(corpus_dir: str, split: str = "test_matched", snrs="match
         for t in noise_types:
             clips = [c for c in lib if c["type"] == t]
             for snr in snrs:
-                mid = f"{r['id']}__{t}__{int(snr):+d}dB" if float(snr).is_integer() else f"{r['id']}__{t}__{snr}dB"
-                rng = np.random.default_rng(zlib.crc32(f"{seed}/{mid}".encode()))
-                c = clips[int(rng.integers(len(clips)))]
-                if c["wav"] not in cache:
-                    cache[c["wav"]] = load_wav(os.path.join(corpus_dir, c["wav"]))
-                x, ss, nn, info = mix(s, cache[c["wav"]], float(snr), rng)
+                mid, c, (x, ss, nn, info) = library_mix(s, r["id"], t, clips, snr, seed, corpus_dir, cache)
                 m = {"id": mid, "utt_id": r["id"], "voice": r.get("voice"), "text": r.get("text"),
                      "noise_type": t, "noise_clip": c["wav"], "snr_db": float(snr), "x": x, "s": ss, "n": nn,
                      "info": info, "lips": r.get("lips")}
