@@ -4,7 +4,7 @@
         [--seconds 3] [--per-condition 1] [--out docs/sweep_sampler.md]
 
 Starts from the package defaults and changes one knob at a time (lambda, corrector snr,
-n_steps, n_samples, k, NMF rank, start state, predictor, the reference preset; guidance with
+n_steps, n_samples, k, NMF rank, NMF updates per refresh, start state, predictor, the reference preset; guidance with
 an AV prior), printing a markdown table of mean SI-SDR / PESQ-WB / ESTOI *gains* over the input
 on the `valid` split x every test-noise type x {-5, 0, 5} dB, and how much each knob moves the
 SI-SDR gain (max - min over its values). Run it alone: it uses every core.
@@ -30,6 +30,8 @@ KNOBS = {
     "n_samples": [1, 2, 4],
     "k": [1, 2, 4],
     "nmf_rank": [2, 4, 8],
+    "nmf_iters": [1, 3, 8],
+    "nmf_target": ["residual", "residual+var", "wiener"],
     "start": ["mixture", "scaled"],
     "predictor": ["ancestral", "euler-maruyama"],
     "output": ["mean", "wiener"],
@@ -62,7 +64,7 @@ def main(argv=None):
     base = dict(n_steps=30, n_samples=2, precision=args.precision)
     for kv in args.base:
         k, v = kv.split("=")
-        base[k] = int(v) if k in ("n_steps", "n_samples", "k", "nmf_rank") else _number_or_text(v)
+        base[k] = int(v) if k in ("n_steps", "n_samples", "k", "nmf_rank", "nmf_iters") else _number_or_text(v)
     prior = _load_prior(args.prior, "cpu")
     lines = ["# Sampler sweep on the validation mixtures\n",
              f"- command: `python benchmarks/sweep_sampler.py {' '.join(argv or __import__('sys').argv[1:])}`",

@@ -477,3 +477,35 @@ def test_corrector_r_follows_the_step_count_unless_given():
     assert [SamplerConfig(n_steps=n).corrector_snr for n in (2, 10, 11, 30)] == [0.6, 0.6, 0.75, 0.75]
     assert SamplerConfig(n_steps=4, snr=0.9).corrector_snr == 0.9 == corrector_snr(0.9, 4)
     assert SamplerConfig.reference(n_steps=4).corrector_snr == 0.5
+
+
+def test_nmf_iters_sets_the_updates_per_refresh(gauss, monkeypatch):
+    """UDiffSE+ refreshes its NMF every k-th step and once at the end; nmf_iters updates each time."""
+    from udiffse_lite.nmf import NMF
+    calls = []
+    orig = NMF.update
+    monkeypatch.setattr(NMF, "update", lambda self, P: calls.append(P.shape) or orig(self, P))
+    for iters, want in ((1, 3), (3, 9)):  # 4 steps, k = 2: refreshes before steps 0 and 2, then the final refit
+        calls.clear()
+        udiffse_plus(gauss["prior"], gauss["X"], generator=torch.Generator().manual_seed(0),
+                     cfg=SamplerConfig(n_steps=4, n_samples=1, k=2, nmf_iters=iters))
+        assert len(calls) == want
+    for bad in (0, 2.0, True):
+        with pytest.raises(ValueError, match="nmf_iters must be an integer >= 1"):
+            SamplerConfig(nmf_iters=bad)
+
+
+def test_nmf_target_wiener_recovers_the_noise_variance_of_the_gaussian_case(gauss):
+    """With a Gaussian prior the EM M-step on E|N|^2 (nmf_target="wiener") finds the true white-noise
+    variance; adding the posterior variance to the samples' residual (which already holds it) overshoots."""
+    d = gauss
+    V_db = {}
+    for target in ("residual", "residual+var", "wiener"):
+        _, info = udiffse_plus(d["prior"], d["X"], generator=torch.Generator().manual_seed(0), return_info=True,
+                               cfg=SamplerConfig(n_samples=B, nmf_target=target))
+        V_db[target] = 10 * math.log10(info["nmf"].V.mean().item() / d["V"].mean().item())
+    print(V_db)
+    assert abs(V_db["wiener"]) < 0.6
+    assert V_db["residual+var"] > V_db["residual"] + 1.0
+    with pytest.raises(ValueError, match="nmf_target must be one of"):
+        SamplerConfig(nmf_target="oracle")

@@ -58,6 +58,7 @@ SCHEDULES = ("posterior-score", "reference")
 
 
 PREDICTORS = ("ancestral", "euler-maruyama")
+NMF_TARGETS = ("residual", "residual+var", "wiener")
 
 
 @dataclass
@@ -75,7 +76,14 @@ class SamplerConfig:
     # on the validation mixtures, at twice the time; docs/speed.md)
     schedule: str = "posterior-score"  # how the likelihood enters (see module docstring)
     lam: float | None = None  # likelihood weight; None: 1.0 for posterior-score, 1.5 for reference
-    k: int = 2  # the likelihood step (reference) and the NMF update (UDiffSE+) run every k-th step
+    k: int = 2  # the likelihood step (reference) and the NMF update (UDiffSE+) run every k-th step (k = 1 / 4
+    # measured -0.08 / -0.28 dB SI-SDR, NMF rank 2 / 8 -0.01 / -0.09 dB: docs/sweep_sampler.md, session 20)
+    nmf_target: str = "residual"  # what the NMF is fitted to: "residual" mean_b |X - S|^2 (the papers);
+    # "residual+var" adds the posterior variance Ps V / (Ps + V) of the speech given the chains' power Ps, as the EM
+    # M-step of a Gaussian model does; "wiener": E|N|^2 = |V / (Ps + V)|^2 |X|^2 + Ps V / (Ps + V) from the powers only
+    # (both measured 1.9-2.3 dB worse on the validation mixtures: docs/sweep_sampler.md, session 20)
+    nmf_iters: int = 1  # multiplicative IS-NMF updates per refresh of the noise model (UDiffSE+'s periodic and final
+    # refits, UDiffSE's M-step); the papers' 1 (4 measured -1.1 dB: the NMF must not chase the early estimates)
     snr: float | None = None  # corrector signal-to-noise ratio r; None: 0.75 from 11 steps on, 0.6 below (measured on
     # the validation mixtures: docs/sweep_sampler.md, docs/speed.md; at 6 steps r = 0.75 gains +0.86 dB, r = 0.6 +3.60)
     corrector: bool = True  # one annealed Langevin step per reverse step
@@ -133,6 +141,9 @@ class SamplerConfig:
             raise ValueError(f"n_samples must be >= 1, got {self.n_samples}")
         if self.k < 1:
             raise ValueError(f"k must be >= 1, got {self.k}")
+        if isinstance(self.nmf_iters, (bool, np.bool_)) or not isinstance(self.nmf_iters, (int, np.integer)) \
+                or self.nmf_iters < 1:
+            raise ValueError(f"nmf_iters must be an integer >= 1 (updates per NMF refresh), got {self.nmf_iters!r}")
         if self.corrector_step not in ("paper", "reference"):
             raise ValueError(f"corrector_step must be 'paper' or 'reference', got {self.corrector_step!r}")
         if self.start not in ("mixture", "scaled"):
@@ -143,6 +154,8 @@ class SamplerConfig:
                 or self.gain_smooth < 1 or self.gain_smooth % 2 == 0:
             raise ValueError(f"gain_smooth must be an odd number of frames >= 1 (1: no smoothing), got "
                              f"{self.gain_smooth!r}")
+        if self.nmf_target not in NMF_TARGETS:
+            raise ValueError(f"nmf_target must be one of {NMF_TARGETS}, got {self.nmf_target!r}")
         if self.output not in ("mean", "wiener"):
             raise ValueError(f"output must be 'mean' or 'wiener', got {self.output!r}")
 
@@ -407,7 +420,7 @@ def udiffse(prior, X: torch.Tensor, *, cfg: SamplerConfig | None = None, video=N
                             generator=generator, callback=callback, noise_variance=lambda: nmf.V,
                             pass_index=it)
         if it < em_iters - 1:
-            nmf.update((X - S).abs().pow(2).mean(0))
+            _refit(nmf, _noise_power(X, S, nmf.V, cfg), cfg)
     est = _estimate(X, S, nmf, cfg)
     return (est, {"nmf": nmf, "samples": S}) if return_info else est
 
@@ -435,7 +448,7 @@ def udiffse_plus(prior, X: torch.Tensor, *, cfg: SamplerConfig | None = None, vi
 
     def before_step(i, S0_hat):
         if i % cfg.k == 0:
-            nmf.update((X - S0_hat).abs().pow(2).mean(0))
+            _refit(nmf, _noise_power(X, S0_hat, nmf.V, cfg), cfg)
 
     S = _start(prior, X, cfg, generator)
     S, _ = reverse_pass(prior, S, cfg=cfg, video=video, likelihood=likelihood, before_step=before_step,
@@ -550,7 +563,7 @@ def udiffse_plus_batch(prior, X: torch.Tensor, *, cfg: SamplerConfig | None = No
 
     def before_step(i, S0_hat):
         if i % cfg.k == 0:
-            nmf.update(per_recording((Xr - S0_hat).abs().pow(2)))
+            _refit(nmf, _noise_power(Xr, S0_hat, nmf.V, cfg, per_recording), cfg)
 
     S = _start(prior, Xr, cfg, generator)  # (U*B, F, T)
     v = None if video is None else torch.as_tensor(video).repeat_interleave(B, 0)
@@ -558,7 +571,7 @@ def udiffse_plus_batch(prior, X: torch.Tensor, *, cfg: SamplerConfig | None = No
                         generator=generator)
     if cfg.output == "mean":
         return per_recording(S)
-    nmf.update(per_recording((Xr - S).abs().pow(2)))
+    _refit(nmf, _noise_power(Xr, S, nmf.V, cfg, per_recording), cfg)
     Ps = per_recording(S.abs().pow(2))  # (U, F, T)
     return X * _wiener_gain(Ps, nmf.V, cfg)
 
@@ -573,9 +586,30 @@ def _estimate(X: torch.Tensor, S: torch.Tensor, nmf: NMF, cfg: SamplerConfig) ->
     """
     if cfg.output == "mean":
         return S.mean(0)
-    nmf.update((X - S).abs().pow(2).mean(0))
+    _refit(nmf, _noise_power(X, S, nmf.V, cfg), cfg)
     Ps = S.abs().pow(2).mean(0)  # (F, T)
     return X * _wiener_gain(Ps, nmf.V, cfg)
+
+
+def _noise_power(X: torch.Tensor, S: torch.Tensor, V: torch.Tensor, cfg: SamplerConfig, reduce=None) -> torch.Tensor:
+    """The power the NMF is refitted to, from the mixture ``X``, the chains' clean estimates ``S`` (B, F, T)
+    and the current noise variance ``V``; ``reduce`` averages over each recording's chains (default: dim 0).
+    See ``SamplerConfig.nmf_target``."""
+    reduce = reduce or (lambda P: P.mean(0))
+    if cfg.nmf_target == "residual":
+        return reduce((X - S).abs().pow(2))
+    Ps = reduce(S.abs().pow(2))
+    post = Ps * V / (Ps + V).clamp_min(1e-12)  # the speech's posterior variance in a Gaussian model
+    if cfg.nmf_target == "residual+var":
+        return reduce((X - S).abs().pow(2)) + post
+    Px = reduce(X.abs().pow(2).expand_as(S))
+    return (V / (Ps + V).clamp_min(1e-12)) ** 2 * Px + post
+
+
+def _refit(nmf: NMF, P: torch.Tensor, cfg: SamplerConfig) -> None:
+    """Refresh the noise model on the residual power ``P``: ``cfg.nmf_iters`` warm-started updates."""
+    for _ in range(cfg.nmf_iters):
+        nmf.update(P)
 
 
 def _wiener_gain(Ps: torch.Tensor, Pn: torch.Tensor, cfg: SamplerConfig) -> torch.Tensor:
