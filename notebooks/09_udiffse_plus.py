@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -24,7 +26,8 @@
 # - how UDiffSE+ (Ayilo et al., 2024) interleaves NMF updates with the reverse diffusion;
 # - to count network evaluations (60 against 300) and to time them honestly;
 # - how the two likelihood schedules, `posterior-score` and `reference`, compare on real speech;
-# - what Tweedie's estimate `S0_hat` looks like along the reverse pass.
+# - what Tweedie's estimate `S0_hat` looks like along the reverse pass;
+# - where the method loses, measured against oracles of the noise.
 
 # %% [markdown]
 # ## Setup
@@ -261,6 +264,40 @@ viz.step_slider(rec, title="UDiffSE+ (posterior-score), chain 0");
 # </details>
 
 # %% [markdown]
+# ## 5. Where UDiffSE+ loses: the noise estimate
+#
+# `benchmarks/noise_oracle.py` runs the same sampler (`tiny-ao`, defaults) on 16 validation
+# mixtures three times: with the NMF it estimates from the mixture, with a rank-4 NMF fitted to
+# the *true* noise and held fixed, and with the true noise power of every bin (an oracle no method
+# has). Mean SI-SDR gains in dB (docs/sweep_sampler.md, session 20):
+#
+# | noise | estimated NMF | NMF of the true noise | true noise power |
+# |---|---:|---:|---:|
+# | babble | +0.3 | +2.9 | +8.2 |
+# | clatter | +0.4 | +7.4 | +21.0 |
+# | white | +9.4 | +9.7 | +11.7 |
+# | all 8 types | +7.0 | +10.1 | +14.2 |
+#
+# Where the noise dominates a bin, the chains claim 3-9 dB too much of its energy as speech, and
+# the NMF, fitted to what they leave, comes out 2.5-7 dB too low: the prior explains the noise
+# away. Refitting the NMF harder (`nmf_iters=4`: -1.1 dB) or with an EM M-step that adds the
+# posterior variance (`nmf_target="residual+var"` or `"wiener"`: about -2 dB) only moves the
+# same wrong split; `k`, the rank and the start state change the result by less than 0.3 dB.
+#
+# *Question:* an NMF fitted to the true clatter gains +7.4 dB, the estimated one +0.4 dB. Why can
+# the noise model not find what it is able to describe?
+#
+# <details><summary>Answer</summary>
+#
+# The NMF only sees the residual `X - S0_hat`. Clatter's clicks are brief and broadband, and a
+# speech prior trained on synthetic voices takes part of them for speech (plosives and fricatives
+# look alike); once the chains hold that energy, the residual no longer contains it, and the NMF
+# is never shown the clicks. A prior that gives noise-like energy less probability, or a noise
+# model that has learned the noise (chapter 12), is the way out, not a different NMF update.
+#
+# </details>
+
+# %% [markdown]
 # ## Exercises
 #
 # Solutions: `udiffse_lite/exercises/ch09.py`, imported only in the last section.
@@ -308,7 +345,9 @@ print("evaluations without corrector:", ch09.count_evals("udiffse+", corrector=F
 # - counted 300 against 60 network evaluations and saw the time follow the count;
 # - compared UDiffSE, UDiffSE+ and the two likelihood schedules on real speech, honestly
 #   on one utterance;
-# - watched `S0_hat` form long before the state `S_t` is clean.
+# - watched `S0_hat` form long before the state `S_t` is clean;
+# - saw against oracles where the method loses: the prior takes part of the noise for speech, so
+#   the NMF, which only sees what the chains leave, underestimates it.
 #
 # Next, [10 · Seeing speech](10_seeing_speech.ipynb) looks at the other half of AV-UDiffSE+:
 # the lips, and how a network can attend to them.
