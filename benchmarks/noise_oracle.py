@@ -1,6 +1,7 @@
 """Where does UDiffSE+ lose? The noise estimate, measured against oracles on the validation mixtures.
 
     python benchmarks/noise_oracle.py --corpus data/corpus --prior tiny-ao [--snrs -5 5] [--seed 0]
+    python benchmarks/noise_oracle.py --corpus data/corpus --prior tiny-av --video --no-oracles
 
 The same posterior sampler (package defaults) runs three times per mixture, with
 
@@ -28,15 +29,17 @@ import torch
 from udiffse_lite import metrics, spectral
 from udiffse_lite.evaluation import _load_prior, validation_mixtures
 from udiffse_lite.nmf import NMF
-from udiffse_lite.samplers import SamplerConfig, _wiener_gain, posterior_sample, udiffse_plus
+from udiffse_lite.samplers import (SamplerConfig, _check_video, _video_features, _wiener_gain, posterior_sample,
+                                   udiffse_plus)
 
 
 def _db(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> float:
     return float(10 * torch.log10(a[mask].sum() / b[mask].sum().clamp_min(1e-20)))
 
 
-def run(prior, m: dict, cfg: SamplerConfig, rank: int, seed: int) -> dict:
+def run(prior, m: dict, cfg: SamplerConfig, rank: int, seed: int, video: bool = False, oracles: bool = True) -> dict:
     X, NF = spectral.normalise(spectral.to_spec(torch.from_numpy(m["x"])))
+    v = _video_features(prior, _check_video(m["lips"], len(m["x"])), len(m["x"]), cfg.n_samples) if video else None
     S_true = spectral.to_spec(torch.from_numpy(m["s"])) / NF[0]
     Pn_true, Ps_true = (X - S_true).abs().pow(2), S_true.abs().pow(2)
 
@@ -46,18 +49,20 @@ def run(prior, m: dict, cfg: SamplerConfig, rank: int, seed: int) -> dict:
 
     out = {}
     with torch.no_grad():
-        est, info = udiffse_plus(prior, X, cfg=cfg, nmf_rank=rank, generator=torch.Generator().manual_seed(seed),
+        est, info = udiffse_plus(prior, X, cfg=cfg, video=v, nmf_rank=rank, generator=torch.Generator().manual_seed(seed),
                                  return_info=True)
         out["estimated"] = gain(est)
         Pn, Ps = info["nmf"].V, info["samples"].abs().pow(2).mean(0)
         noise_dom = Pn_true > Ps_true
         out["bias"] = (float(noise_dom.float().mean()), _db(Pn, Pn_true, noise_dom), _db(Ps, Ps_true, noise_dom),
                        _db(Pn, Pn_true, ~noise_dom), _db(Ps, Ps_true, ~noise_dom))
+        if not oracles:
+            return out
         fit = NMF(*Pn_true.shape, rank, generator=torch.Generator().manual_seed(seed))
         for _ in range(50):
             fit.update(Pn_true)
         for name, V in (("nmf_truth", fit.V), ("true_power", Pn_true.clamp_min(1e-10))):
-            S = posterior_sample(prior, X, V, cfg=cfg, generator=torch.Generator().manual_seed(seed))
+            S = posterior_sample(prior, X, V, cfg=cfg, video=v, generator=torch.Generator().manual_seed(seed))
             out[name] = gain(X * _wiener_gain(S.abs().pow(2).mean(0), V, cfg))
     return out
 
@@ -70,22 +75,29 @@ def main(argv=None):
     ap.add_argument("--seconds", type=float, default=2.5)
     ap.add_argument("--seed", type=int, default=0, help="the validation draw (noise clips and offsets)")
     ap.add_argument("--rank", type=int, default=4)
+    ap.add_argument("--video", action="store_true", help="give an AV prior the mixtures' true lips (guidance as "
+                    "the defaults)")
+    ap.add_argument("--no-oracles", action="store_true", help="only the estimated run and its power errors")
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     prior = _load_prior(args.prior, "cpu")
+    if args.video and not getattr(prior, "conditional", False):
+        raise SystemExit(f"--video needs an audio-visual prior (e.g. tiny-av); {args.prior} is audio-only")
     mixes = validation_mixtures(args.corpus, snrs=tuple(args.snrs), seconds=args.seconds, seed=args.seed)
     cfg = SamplerConfig()
     t0 = time.time()
     rows = []
     for m in mixes:
-        r = run(prior, m, cfg, args.rank, 0)
+        r = run(prior, m, cfg, args.rank, 0, video=args.video, oracles=not args.no_oracles)
+        if args.no_oracles:
+            r["nmf_truth"] = r["true_power"] = float("nan")
         rows.append((m["noise_type"], m["snr_db"], r))
         print(f"{m['noise_type']:12s} {m['snr_db']:+.0f} dB  estimated {r['estimated']:+6.2f}  NMF of the truth "
               f"{r['nmf_truth']:+6.2f}  true power {r['true_power']:+6.2f}", flush=True)
     print(f"\n{len(mixes)} `valid` mixtures (seed {args.seed}, {args.snrs} dB, {args.seconds} s), prior `{args.prior}`, "
-          f"rank {args.rank}, {cfg.n_steps} steps x {cfg.n_samples} chains, {torch.get_num_threads()} threads, "
+          f"{'true lips, ' if args.video else ''}rank {args.rank}, {cfg.n_steps} steps x {cfg.n_samples} chains, {torch.get_num_threads()} threads, "
           f"{time.time() - t0:.0f} s\n")
     print("| noise | SI-SDR gain: estimated NMF | NMF of the truth | true power | noise-dominated bins | "
           "Pn - true (noise-dom.) | Ps - true (noise-dom.) | Pn - true (speech-dom.) |")
