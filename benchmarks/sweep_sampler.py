@@ -30,7 +30,7 @@ KNOBS = {
     "n_samples": [1, 2, 4],
     "k": [1, 2, 4],
     "nmf_rank": [2, 4, 8],
-    "nmf_iters": [1, 3, 8],
+    "nmf_iters": [1, 2, 4],
     "nmf_target": ["residual", "residual+var", "wiener"],
     "start": ["mixture", "scaled"],
     "predictor": ["ancestral", "euler-maruyama"],

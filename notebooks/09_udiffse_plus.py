@@ -279,8 +279,8 @@ viz.step_slider(rec, title="UDiffSE+ (posterior-score), chain 0");
 # | all 8 types | +7.0 | +10.1 | +14.2 |
 #
 # Where the noise dominates a bin, the chains claim 3-9 dB too much of its energy as speech, and
-# the NMF, fitted to what they leave, comes out 2.5-7 dB too low: the prior explains the noise
-# away. Refitting the NMF harder (`nmf_iters=4`: -1.1 dB) or with an EM M-step that adds the
+# the NMF, fitted to what they leave, comes out 2.5-7 dB too low (brown noise aside): the prior
+# explains the noise away. Refitting the NMF harder (`nmf_iters=4`: -1.1 dB) or with an EM M-step that adds the
 # posterior variance (`nmf_target="residual+var"` or `"wiener"`: about -2 dB) only moves the
 # same wrong split; `k`, the rank and the start state change the result by less than 0.3 dB.
 # Seeing the lips helps exactly here: with its true lips `tiny-av` claims 1.3 dB less of the

@@ -144,6 +144,8 @@ class SamplerConfig:
         if isinstance(self.nmf_iters, (bool, np.bool_)) or not isinstance(self.nmf_iters, (int, np.integer)) \
                 or self.nmf_iters < 1:
             raise ValueError(f"nmf_iters must be an integer >= 1 (updates per NMF refresh), got {self.nmf_iters!r}")
+        if self.nmf_target not in NMF_TARGETS:
+            raise ValueError(f"nmf_target must be one of {NMF_TARGETS}, got {self.nmf_target!r}")
         if self.corrector_step not in ("paper", "reference"):
             raise ValueError(f"corrector_step must be 'paper' or 'reference', got {self.corrector_step!r}")
         if self.start not in ("mixture", "scaled"):
@@ -154,8 +156,6 @@ class SamplerConfig:
                 or self.gain_smooth < 1 or self.gain_smooth % 2 == 0:
             raise ValueError(f"gain_smooth must be an odd number of frames >= 1 (1: no smoothing), got "
                              f"{self.gain_smooth!r}")
-        if self.nmf_target not in NMF_TARGETS:
-            raise ValueError(f"nmf_target must be one of {NMF_TARGETS}, got {self.nmf_target!r}")
         if self.output not in ("mean", "wiener"):
             raise ValueError(f"output must be 'mean' or 'wiener', got {self.output!r}")
 
@@ -420,7 +420,7 @@ def udiffse(prior, X: torch.Tensor, *, cfg: SamplerConfig | None = None, video=N
                             generator=generator, callback=callback, noise_variance=lambda: nmf.V,
                             pass_index=it)
         if it < em_iters - 1:
-            _refit(nmf, _noise_power(X, S, nmf.V, cfg), cfg)
+            _refit(nmf, X, S, cfg)
     est = _estimate(X, S, nmf, cfg)
     return (est, {"nmf": nmf, "samples": S}) if return_info else est
 
@@ -448,7 +448,7 @@ def udiffse_plus(prior, X: torch.Tensor, *, cfg: SamplerConfig | None = None, vi
 
     def before_step(i, S0_hat):
         if i % cfg.k == 0:
-            _refit(nmf, _noise_power(X, S0_hat, nmf.V, cfg), cfg)
+            _refit(nmf, X, S0_hat, cfg)
 
     S = _start(prior, X, cfg, generator)
     S, _ = reverse_pass(prior, S, cfg=cfg, video=video, likelihood=likelihood, before_step=before_step,
@@ -563,7 +563,7 @@ def udiffse_plus_batch(prior, X: torch.Tensor, *, cfg: SamplerConfig | None = No
 
     def before_step(i, S0_hat):
         if i % cfg.k == 0:
-            _refit(nmf, _noise_power(Xr, S0_hat, nmf.V, cfg, per_recording), cfg)
+            _refit(nmf, Xr, S0_hat, cfg, per_recording)
 
     S = _start(prior, Xr, cfg, generator)  # (U*B, F, T)
     v = None if video is None else torch.as_tensor(video).repeat_interleave(B, 0)
@@ -571,7 +571,7 @@ def udiffse_plus_batch(prior, X: torch.Tensor, *, cfg: SamplerConfig | None = No
                         generator=generator)
     if cfg.output == "mean":
         return per_recording(S)
-    _refit(nmf, _noise_power(Xr, S, nmf.V, cfg, per_recording), cfg)
+    _refit(nmf, Xr, S, cfg, per_recording)
     Ps = per_recording(S.abs().pow(2))  # (U, F, T)
     return X * _wiener_gain(Ps, nmf.V, cfg)
 
@@ -586,28 +586,26 @@ def _estimate(X: torch.Tensor, S: torch.Tensor, nmf: NMF, cfg: SamplerConfig) ->
     """
     if cfg.output == "mean":
         return S.mean(0)
-    _refit(nmf, _noise_power(X, S, nmf.V, cfg), cfg)
+    _refit(nmf, X, S, cfg)
     Ps = S.abs().pow(2).mean(0)  # (F, T)
     return X * _wiener_gain(Ps, nmf.V, cfg)
 
 
-def _noise_power(X: torch.Tensor, S: torch.Tensor, V: torch.Tensor, cfg: SamplerConfig, reduce=None) -> torch.Tensor:
-    """The power the NMF is refitted to, from the mixture ``X``, the chains' clean estimates ``S`` (B, F, T)
-    and the current noise variance ``V``; ``reduce`` averages over each recording's chains (default: dim 0).
-    See ``SamplerConfig.nmf_target``."""
+def _refit(nmf: NMF, X: torch.Tensor, S: torch.Tensor, cfg: SamplerConfig, reduce=None) -> None:
+    """Refresh the noise model from the mixture ``X`` and the chains' clean estimates ``S`` (B, F, T):
+    ``cfg.nmf_iters`` warm-started updates on the power ``cfg.nmf_target`` names, computed once with the
+    current variance ``V``; ``reduce`` averages over each recording's chains (default: dim 0)."""
     reduce = reduce or (lambda P: P.mean(0))
     if cfg.nmf_target == "residual":
-        return reduce((X - S).abs().pow(2))
-    Ps = reduce(S.abs().pow(2))
-    post = Ps * V / (Ps + V).clamp_min(1e-12)  # the speech's posterior variance in a Gaussian model
-    if cfg.nmf_target == "residual+var":
-        return reduce((X - S).abs().pow(2)) + post
-    Px = reduce(X.abs().pow(2).expand_as(S))
-    return (V / (Ps + V).clamp_min(1e-12)) ** 2 * Px + post
-
-
-def _refit(nmf: NMF, P: torch.Tensor, cfg: SamplerConfig) -> None:
-    """Refresh the noise model on the residual power ``P``: ``cfg.nmf_iters`` warm-started updates."""
+        P = reduce((X - S).abs().pow(2))
+    else:
+        V = nmf.V
+        Ps = reduce(S.abs().pow(2))
+        post = Ps * V / (Ps + V).clamp_min(1e-12)  # the speech's posterior variance in a Gaussian model
+        if cfg.nmf_target == "residual+var":
+            P = reduce((X - S).abs().pow(2)) + post
+        else:  # "wiener": E|N|^2 from the powers alone
+            P = (V / (Ps + V).clamp_min(1e-12)) ** 2 * reduce(X.abs().pow(2).expand_as(S)) + post
     for _ in range(cfg.nmf_iters):
         nmf.update(P)
 
