@@ -15,9 +15,14 @@ made from them, so the differences are the output's alone (no sampling noise bet
   the linear magnitude, i.e. ``sqrt(P4 / (P4 + c V^2))`` on the compressed one, where ``P4`` is the
   chains' mean ``|S_c|^4`` (``|S_c|^4 = |S|^2``) and ``c V^2`` the noise's linear power from the NMF
   variance ``V`` of the compressed noise (``c = 2`` for circular Gaussian noise, ``c = 1`` for a
-  noise of steady magnitude). Softer than ``G`` where speech dominates, as hard where noise does.
+  noise of steady magnitude). Softer than ``G`` where speech dominates, as hard where noise does;
+- ``sm3 floor c``: ``G sm3`` with the noise power never below ``c`` times the mixture's stationary
+  noise floor (``SamplerConfig.noise_floor``, :func:`~udiffse_lite.samplers.stationary_noise_floor`;
+  ``sm3 floor 1`` is the default output since session 21, ``sm3 floor 0`` is ``G sm3``).
 
     python benchmarks/output_variants.py --corpus data/corpus --prior tiny-av --snrs -5 5
+    python benchmarks/output_variants.py --corpus data/corpus --prior tiny-ao --seconds 2.5 --against "G sm3"
+    python benchmarks/output_variants.py --corpus data/corpus --prior tiny-ao --real data/real_speech --against "G sm3"
 
 Tune on ``valid`` only. Results: ``docs/sweep_sampler.md``.
 """
@@ -58,8 +63,9 @@ def main(argv=None):
     from scipy import stats
 
     from udiffse_lite import metrics, spectral
-    from udiffse_lite.evaluation import _load_prior, validation_mixtures
-    from udiffse_lite.samplers import SamplerConfig, _check_video, _video_features, _wiener_gain, udiffse_plus
+    from udiffse_lite.evaluation import _load_prior, real_mixtures, validation_mixtures
+    from udiffse_lite.samplers import (SamplerConfig, _check_video, _output_noise, _video_features, _wiener_gain,
+                                       udiffse_plus)
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", required=True)
@@ -72,20 +78,31 @@ def main(argv=None):
     ap.add_argument("--precision", choices=["fp32", "bf16", "auto"], default="auto",
                     help="the network's precision (auto: bf16 only where the hardware has it; emulated bf16 "
                          "on a CPU without AMX-BF16 is several times slower than fp32)")
+    ap.add_argument("--floors", nargs="*", type=float, default=[0.0, 0.5, 1.0, 1.5],
+                    help="noise_floor values c of the 'sm3 floor c' outputs")
+    ap.add_argument("--against", default="G", help="the output the paired PESQ-WB differences are taken from")
+    ap.add_argument("--real", default=None, help="a real-speech folder (python -m udiffse_lite real-speech): score "
+                    "its mixtures with the corpus' test noises (evaluation.real_mixtures) instead of `valid`")
     a = ap.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
     prior = _load_prior(a.prior, "cpu", a.precision)
-    mixes = validation_mixtures(a.corpus, snrs=tuple(a.snrs), seconds=a.seconds, per_condition=a.per_condition,
-                                seed=a.seed)
+    if a.real:
+        mixes = real_mixtures(a.real, a.corpus, snrs=tuple(a.snrs), seed=a.seed)
+    else:
+        mixes = validation_mixtures(a.corpus, snrs=tuple(a.snrs), seconds=a.seconds, per_condition=a.per_condition,
+                                    seed=a.seed)
     cfg = SamplerConfig(n_steps=30, n_samples=2)
-    names = ["input", *VARIANTS, "G + 0.1 x", *LINEAR]
+    floors = {f"sm3 floor {c:g}": c for c in a.floors}
+    names = ["input", *VARIANTS, "G + 0.1 x", *LINEAR, *floors]
+    if a.against not in names:
+        raise SystemExit(f"--against must be one of the outputs {names}, got {a.against!r}")
     rows, t0 = [], time.time()
     for i, m in enumerate(mixes):
         y = m["x"].astype(np.float32)
         X, NF = spectral.normalise(spectral.to_spec(torch.from_numpy(y)))
         v = None
-        if prior.conditional:  # as enhance(video=lips) does
+        if prior.conditional and m["lips"] is not None:  # as enhance(video=lips) does
             v = _video_features(prior, _check_video(m["lips"], len(y)), len(y), cfg.n_samples)
         with torch.no_grad():
             _, info = udiffse_plus(prior, X, cfg=cfg, video=v, generator=torch.Generator().manual_seed(0),
@@ -99,6 +116,10 @@ def main(argv=None):
         V = info["nmf"].V  # (F, T): one recording
         for k, c in LINEAR.items():
             outs[k] = spectral.to_wave(X * _linear_gain(S, V, c) * NF[0], len(y)).numpy()
+        for k, c in floors.items():
+            Pn = _output_noise(V, X, SamplerConfig(noise_floor=c))
+            outs[k] = spectral.to_wave(X * _wiener_gain(S.abs().pow(2).mean(0), Pn, SamplerConfig(gain_smooth=3))
+                                       * NF[0], len(y)).numpy()
         r = {"snr": m["snr_db"], "noise": m["noise_type"]}
         for k, o in outs.items():
             r[k] = (metrics.si_sdr(o, m["s"]), metrics.pesq(o, m["s"], 16000, mode="wb"),
@@ -106,13 +127,14 @@ def main(argv=None):
         rows.append(r)
         print(f"[{i + 1}/{len(mixes)}] {r['noise']} {r['snr']:+g} dB: PESQ-WB input {r['input'][1]:.2f}, "
               f"G {r['G'][1]:.2f}, {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
-    print(f"{len(rows)} `valid` mixtures (seed {a.seed}), prior `{a.prior}`, 30 steps x 2 chains, {prior.precision}; "
-          "mean over the mixtures, and the paired difference from the plain gain G (95 %)\n")
+    what = f"real-speech mixtures ({a.real})" if a.real else "`valid` mixtures"
+    print(f"{len(rows)} {what} (seed {a.seed}), prior `{a.prior}`, 30 steps x 2 chains, {prior.precision}; "
+          f"mean over the mixtures, and the paired difference from {a.against} (95 %)\n")
     for snr in [*sorted({r['snr'] for r in rows}), None]:
         sel = [r for r in rows if snr is None or r["snr"] == snr]
-        base = np.array([r["G"] for r in sel])
+        base = np.array([r[a.against] for r in sel])
         print(f"\n**{'all SNRs' if snr is None else f'{snr:+g} dB'}** ({len(sel)} mixtures)\n")
-        print("| output | SI-SDR (dB) | PESQ-WB | ESTOI | PESQ-WB - G | PESQ-WB better on |")
+        print(f"| output | SI-SDR (dB) | PESQ-WB | ESTOI | PESQ-WB - {a.against} | PESQ-WB better on |")
         print("|---|---:|---:|---:|---:|---:|")
         for k in names:
             v = np.array([r[k] for r in sel])

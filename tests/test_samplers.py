@@ -509,3 +509,48 @@ def test_nmf_target_wiener_recovers_the_noise_variance_of_the_gaussian_case(gaus
     assert V_db["residual+var"] > V_db["residual"] + 1.0
     with pytest.raises(ValueError, match="nmf_target must be one of"):
         SamplerConfig(nmf_target="oracle")
+
+
+def test_stationary_noise_floor_reads_the_noise_under_the_speech():
+    """The floor is the 0.1 quantile over time of the 3-frame mean of |X|^2: for stationary Gaussian
+    noise of power v per bin that is the Gamma(3, v/3) quantile, 0.367 v. With speech 20 dB above the
+    noise in 60 % of the frames it reads the noise frames' own 0.25 quantile (0.576 v), never the
+    speech, and it keeps any leading batch dimension."""
+    from udiffse_lite.samplers import stationary_noise_floor
+
+    g = torch.Generator().manual_seed(0)
+    v = torch.tensor([0.5, 1.0, 4.0, 0.01])[:, None]
+    N = complex_randn((4, 6000), g) * v.sqrt()
+    floor = stationary_noise_floor(N, 0.1)
+    assert floor.shape == (4, 1)
+    torch.testing.assert_close(floor / v, torch.full((4, 1), 0.3674), rtol=0.05, atol=0)
+    speech = torch.zeros(4, 6000, dtype=N.dtype)
+    speech[:, :3600] = complex_randn((4, 3600), g) * (100 * v).sqrt()
+    torch.testing.assert_close(stationary_noise_floor(N + speech, 0.1) / v, torch.full((4, 1), 0.576),
+                               rtol=0.05, atol=0)
+    batched = stationary_noise_floor(torch.stack([N, 2 * N]), 0.1)
+    torch.testing.assert_close(batched, torch.stack([floor, 4 * floor]))
+
+
+def test_noise_floor_only_lowers_the_output_gain():
+    """noise_floor = c puts c x the stationary floor under the final NMF's power in the output gain and
+    changes nothing else: the chains are the same (same seed), so every bin of the output is at most the
+    plain filter's, lower where the floor binds, and noise_floor = 0 is the NMF alone."""
+    from udiffse_lite.samplers import _output_noise, stationary_noise_floor
+
+    g = torch.Generator().manual_seed(3)
+    X = complex_randn((F, 40), g) * torch.linspace(0.2, 2.0, F)[:, None]
+    prior = GaussianPrior(torch.full((F, 1), 0.5))
+    run = {c: udiffse_plus(prior, X, cfg=SamplerConfig(n_steps=6, noise_floor=c, gain_smooth=1),
+                           generator=torch.Generator().manual_seed(0), return_info=True) for c in (0.0, 3.0)}
+    plain, floored = run[0.0][0].abs(), run[3.0][0].abs()
+    torch.testing.assert_close(run[0.0][1]["samples"], run[3.0][1]["samples"])
+    assert bool((floored <= plain * (1 + 1e-5) + 1e-7).all()) and float((plain - floored).max()) > 1e-3
+    V = run[0.0][1]["nmf"].V
+    assert _output_noise(V, X, SamplerConfig(noise_floor=0)) is V
+    torch.testing.assert_close(_output_noise(V, X, SamplerConfig(noise_floor=3.0)),
+                               torch.maximum(V, 3.0 * stationary_noise_floor(X, 0.1)))
+    for bad in (dict(noise_floor=-1.0), dict(noise_floor=float("nan")), dict(noise_floor_quantile=0.0),
+                dict(noise_floor_quantile=1.0)):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            SamplerConfig(**bad)

@@ -95,6 +95,12 @@ class SamplerConfig:
     # final NMF (+1.4 dB SI-SDR on the validation mixtures over "mean"); "mean" of the chains (the papers)
     gain_floor: float = 0.0  # "wiener" output: the gain never falls below this (0: a plain Wiener filter); floors of
     # 0.2-0.4 measured no better PESQ-WB (+0.003) for less SI-SDR (docs/sweep_sampler.md)
+    noise_floor: float = 1.0  # "wiener" output of the NMF samplers: the gain's noise power is never below this
+    # times a stationary noise estimate of the mixture (:func:`stationary_noise_floor`), which the chains cannot
+    # explain away as speech (0: the NMF alone). On the validation mixtures the chains claim noise as speech and the
+    # final NMF sits 2.5-7 dB low where noise dominates (benchmarks/noise_oracle.py); with the floor: +7.40 against
+    # +7.01 dB SI-SDR, +0.201 against +0.157 PESQ-WB (docs/sweep_sampler.md, session 21)
+    noise_floor_quantile: float = 0.1  # the floor's quantile over time of each bin's 3-frame smoothed mixture power
     gain_smooth: int = 3  # "wiener" output: the gain averaged over this many frames (odd; 1: frame by frame). 3
     # frames (48 ms) measured better than 1 on two draws of 16 validation mixtures: +0.019 / +0.008 PESQ-WB, +0.09 /
     # +0.20 dB SI-SDR, 11 of 16 mixtures each (docs/sweep_sampler.md, session 16)
@@ -150,6 +156,10 @@ class SamplerConfig:
             raise ValueError(f"corrector_step must be 'paper' or 'reference', got {self.corrector_step!r}")
         if self.start not in ("mixture", "scaled"):
             raise ValueError(f"start must be 'mixture' or 'scaled', got {self.start!r}")
+        if not (math.isfinite(self.noise_floor) and self.noise_floor >= 0):
+            raise ValueError(f"noise_floor must be a finite number >= 0 (0: no floor), got {self.noise_floor}")
+        if not (math.isfinite(self.noise_floor_quantile) and 0 < self.noise_floor_quantile < 1):
+            raise ValueError(f"noise_floor_quantile must be in (0, 1), got {self.noise_floor_quantile}")
         if not (math.isfinite(self.gain_floor) and 0 <= self.gain_floor <= 1):
             raise ValueError(f"gain_floor must be a number in [0, 1] (0: no floor), got {self.gain_floor}")
         if isinstance(self.gain_smooth, (bool, np.bool_)) or not isinstance(self.gain_smooth, (int, np.integer)) \
@@ -573,7 +583,7 @@ def udiffse_plus_batch(prior, X: torch.Tensor, *, cfg: SamplerConfig | None = No
         return per_recording(S)
     _refit(nmf, Xr, S, cfg, per_recording)
     Ps = per_recording(S.abs().pow(2))  # (U, F, T)
-    return X * _wiener_gain(Ps, nmf.V, cfg)
+    return X * _wiener_gain(Ps, _output_noise(nmf.V, X, cfg), cfg)
 
 
 def _estimate(X: torch.Tensor, S: torch.Tensor, nmf: NMF, cfg: SamplerConfig) -> torch.Tensor:
@@ -588,7 +598,38 @@ def _estimate(X: torch.Tensor, S: torch.Tensor, nmf: NMF, cfg: SamplerConfig) ->
         return S.mean(0)
     _refit(nmf, X, S, cfg)
     Ps = S.abs().pow(2).mean(0)  # (F, T)
-    return X * _wiener_gain(Ps, nmf.V, cfg)
+    return X * _wiener_gain(Ps, _output_noise(nmf.V, X, cfg), cfg)
+
+
+def stationary_noise_floor(X: torch.Tensor, quantile: float = 0.1) -> torch.Tensor:
+    """A stationary estimate of the noise power from the mixture alone: in each frequency bin, the
+    ``quantile`` over time of ``|X|^2`` averaged over 3 frames.
+
+    Speech leaves gaps in every bin, so a low quantile of the mixture's power reads the noise that
+    is always there (hum, ventilation, the floor of traffic) and not the speech. For a stationary
+    Gaussian noise of power ``v`` (the 3-frame mean of ``|X|^2`` is then Gamma(3, v/3)) the 0.1
+    quantile is ``0.367 v``; a non-stationary noise's floor sits lower still.
+
+    Args:
+        X: (..., F, T) complex mixture.
+
+    Returns:
+        (..., F, 1) power, to broadcast over the frames.
+
+    Notebook: 09_udiffse_plus.ipynb
+    """
+    P = X.abs().pow(2)
+    lead = P.shape[:-1]
+    P = torch.nn.functional.avg_pool1d(P.reshape(-1, 1, P.shape[-1]), 3, 1, 1, count_include_pad=False)
+    return torch.quantile(P.reshape(*lead, -1), quantile, dim=-1, keepdim=True)
+
+
+def _output_noise(V: torch.Tensor, X: torch.Tensor, cfg: SamplerConfig) -> torch.Tensor:
+    """The output gain's noise power: the NMF's ``V``, never below ``cfg.noise_floor`` times the
+    mixture's stationary noise floor (:func:`stationary_noise_floor`; 0: ``V`` unchanged)."""
+    if cfg.noise_floor == 0:
+        return V
+    return torch.maximum(V, cfg.noise_floor * stationary_noise_floor(X, cfg.noise_floor_quantile))
 
 
 def _refit(nmf: NMF, X: torch.Tensor, S: torch.Tensor, cfg: SamplerConfig, reduce=None) -> None:
