@@ -111,8 +111,8 @@ def test_sampler_config_refuses_unknown_predictor():
     with pytest.raises(ValueError, match="predictor"):
         SamplerConfig(predictor="heun")
     ref = SamplerConfig.reference()
-    assert (ref.schedule, ref.weight, ref.predictor, ref.reference_dt, ref.corrector_step, ref.tweedie_mu) == \
-        ("reference", 1.5, "euler-maruyama", True, "reference", False)
+    assert (ref.schedule, ref.weight, ref.predictor, ref.reference_dt, ref.corrector_step, ref.tweedie_mu,
+            ref.output, ref.noise_floor) == ("reference", 1.5, "euler-maruyama", True, "reference", False, "mean", 0.0)
     assert math.isclose(SamplerConfig().weight, 1.0)
 
 

@@ -117,13 +117,13 @@ class SamplerConfig:
         """Every choice of the reference code at once: the separate likelihood step with
         ``lam = 1.5`` every ``k = 2`` steps, explicit, Euler-Maruyama predictor, constant
         ``dt = 1/N``, corrector step ``(r sigma)^2`` with ``r = 0.5``, Tweedie without ``/mu_t``, the
-        chains' mean as the estimate, no classifier-free guidance.
+        chains' mean as the estimate, no classifier-free guidance, no stationary noise floor.
 
         Notebook: 09_udiffse_plus.ipynb
         """
         base = dict(schedule="reference", lam=1.5, k=2, predictor="euler-maruyama", likelihood_step="explicit",
                     reference_dt=True, corrector_step="reference", snr=0.5, tweedie_mu=False, start="mixture",
-                    output="mean", guidance=None)
+                    output="mean", guidance=None, noise_floor=0.0)
         return cls(**{**base, **overrides})
 
     def __post_init__(self):
