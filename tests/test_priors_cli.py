@@ -102,6 +102,11 @@ def test_cli_enhance_wav_from_outside_the_corpus(tmp_path):
     assert rc == 0
     z, sr = sf.read(out)
     assert sr == 22050 and z.shape == (t.size,)
+    # --noise-floor 0 is the NMF alone: the same chains (same seed), a filter that keeps at least as much
+    rc = cli.main(["enhance", str(tmp_path / "noisy.wav"), "--out", str(tmp_path / "plain.wav"), "--checkpoint",
+                   str(ck), "--steps", "3", "--samples", "1", "--noise-floor", "0"])
+    plain, _ = sf.read(tmp_path / "plain.wav")
+    assert rc == 0 and not np.allclose(plain, z) and float(np.sum(z ** 2)) < float(np.sum(plain ** 2))
 
 
 def test_cli_enhance_with_a_diffusion_noise_prior(tmp_path):

@@ -137,6 +137,7 @@ def _cli(*argv):
     ("out_dir", "is a directory"), ("out_mp3", "*.wav"), ("out_missing_folder", "does not exist"),
     ("device_bogus", "not a device"), ("device_cuda", "CUDA"), ("lips_empty", "empty .npz"),
     ("lips_corrupt", "cannot read"), ("lips_shape", "88, 88"), ("features_npz", ".npy"),
+    ("floor_negative", "--noise-floor must be a number >= 0"), ("floor_diffusion", "applies to the NMF"),
     ("truncated", "truncated WAV")])
 def test_cli_refuses_bad_arguments_before_any_work(tmp_path, capsys, case, msg):
     import torch
@@ -168,6 +169,10 @@ def test_cli_refuses_bad_arguments_before_any_work(tmp_path, capsys, case, msg):
     elif case == "features_npz":
         np.savez(tmp_path / "f.npz", x=np.zeros((25, 64), np.float32))
         extra = ["--features", str(tmp_path / "f.npz")]
+    elif case == "floor_negative":
+        extra = ["--noise-floor", "-1"]
+    elif case == "floor_diffusion":
+        extra = ["--noise-floor", "0.5", "--noise-model", "diffusion"]
     elif case == "truncated":
         b = inp.read_bytes()
         inp.write_bytes(b[: len(b) // 2])

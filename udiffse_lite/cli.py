@@ -8,6 +8,7 @@ Notebook: 00_setup.ipynb
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -166,7 +167,7 @@ def cmd_enhance_many(args, files: list[Path]) -> int:
     t0 = time.perf_counter()
     outs = enhance_batch([y for y, _ in loaded], [sr for _, sr in loaded], prior=prior, n_steps=args.steps,
                          n_samples=args.samples, seed=args.seed, schedule=args.schedule, preset=args.preset,
-                         batch_size=args.batch, progress=True)
+                         batch_size=args.batch, progress=True, **_floor_option(args))
     for t, o, (_, sr) in zip(targets, outs, loaded):
         save_audio(t, o, sr)
     dt = time.perf_counter() - t0
@@ -176,10 +177,22 @@ def cmd_enhance_many(args, files: list[Path]) -> int:
     return 0
 
 
+def _floor_option(args) -> dict:
+    """``--noise-floor`` as a sampler option, checked before any work."""
+    if args.noise_floor is None:
+        return {}
+    if not (math.isfinite(args.noise_floor) and args.noise_floor >= 0):
+        raise SystemExit(f"error: --noise-floor must be a number >= 0 (0: no floor), got {args.noise_floor}")
+    if args.noise_model == "diffusion":
+        raise SystemExit("error: --noise-floor applies to the NMF noise model; drop it with --noise-model diffusion")
+    return {"noise_floor": args.noise_floor}
+
+
 def cmd_enhance(args) -> int:
     from .audio import load_audio, save_audio
     from .samplers import enhance
 
+    floor = _floor_option(args)
     files = _batch_inputs(args.input)
     if files is not None:
         return cmd_enhance_many(args, files)
@@ -211,7 +224,7 @@ def cmd_enhance(args) -> int:
     t0 = time.perf_counter()
     s_hat = enhance(y, sr, prior=prior, method=args.method, video=video, n_steps=args.steps,
                     n_samples=args.samples, seed=args.seed, schedule=args.schedule, preset=args.preset,
-                    em_iters=args.em_iters, progress=True, **noise)
+                    em_iters=args.em_iters, progress=True, **noise, **floor)
     save_audio(out, s_hat, sr)
     dur = len(y) / sr
     what = "diffusion noise prior" if noise else "NMF noise"
@@ -241,6 +254,9 @@ def _add_enhance(sub):
     p.add_argument("--noise-model", default="nmf", choices=["nmf", "diffusion"],
                    help="the noise model: NMF fitted to the recording (default) or a diffusion noise prior")
     p.add_argument("--noise-prior", help="noise prior name or path for --noise-model diffusion (default tiny-noise)")
+    p.add_argument("--noise-floor", type=float, default=None,
+                   help="scale of the stationary noise floor under the output filter's noise power (default 1; "
+                        "0: the NMF alone, the papers' output; lower it for babble, whose floor is speech-like)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", help="cpu or cuda (default: where the checkpoint loads)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
