@@ -530,6 +530,9 @@ def test_stationary_noise_floor_reads_the_noise_under_the_speech():
                                rtol=0.05, atol=0)
     batched = stationary_noise_floor(torch.stack([N, 2 * N]), 0.1)
     torch.testing.assert_close(batched, torch.stack([floor, 4 * floor]))
+    P3 = torch.nn.functional.avg_pool1d(N.abs().pow(2)[:, None], 3, 1, 1, count_include_pad=False)[:, 0]
+    for q in (0.1, 0.37, 0.9):  # torch.quantile's interpolation (which refuses tensors over 2^24 elements)
+        torch.testing.assert_close(stationary_noise_floor(N, q), torch.quantile(P3, q, dim=-1, keepdim=True))
 
 
 def test_noise_floor_only_lowers_the_output_gain():

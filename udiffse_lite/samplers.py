@@ -621,7 +621,11 @@ def stationary_noise_floor(X: torch.Tensor, quantile: float = 0.1) -> torch.Tens
     P = X.abs().pow(2)
     lead = P.shape[:-1]
     P = torch.nn.functional.avg_pool1d(P.reshape(-1, 1, P.shape[-1]), 3, 1, 1, count_include_pad=False)
-    return torch.quantile(P.reshape(*lead, -1), quantile, dim=-1, keepdim=True)
+    P = P.reshape(*lead, -1).sort(dim=-1).values  # torch.quantile's linear interpolation, at any size
+    pos = quantile * (P.shape[-1] - 1)
+    lo, frac = int(pos), pos - int(pos)
+    hi = min(lo + 1, P.shape[-1] - 1)
+    return (P[..., lo:lo + 1] * (1 - frac) + P[..., hi:hi + 1] * frac)
 
 
 def _output_noise(V: torch.Tensor, X: torch.Tensor, cfg: SamplerConfig) -> torch.Tensor:
