@@ -324,17 +324,18 @@ cfg_v = SamplerConfig(n_steps=opts["n_steps"], n_samples=opts["n_samples"])
 with torch.no_grad():
     _, info_v = udiffse_plus(prior, Xv, cfg=cfg_v, return_info=True, generator=torch.Generator().manual_seed(0))
 V_nmf, Ps_v = info_v["nmf"].V, info_v["samples"].abs().pow(2).mean(0)
+floor_v = stationary_noise_floor(Xv, 0.1)  # (F, 1): one power per frequency bin
 f_khz = np.linspace(0, ex_v["sr"] / 2000, Xv.shape[0])
 fig, ax = plt.subplots(figsize=(7, 3))
 for P, label, style in [(Xv.abs().pow(2), "mixture", dict(color="0.7")),
                         (Nv.abs().pow(2), "true noise", dict(color="k", ls="--")),
                         (V_nmf, "final NMF (fitted to the chains' residual)", {}),
-                        (stationary_noise_floor(Xv, 0.1), "stationary floor (0.1 quantile)", {})]:
+                        (floor_v, "stationary floor (0.1 quantile)", {})]:
     ax.semilogy(f_khz, P.mean(-1).cpu(), label=label, **style)
 ax.set_xlabel("frequency (kHz)"); ax.set_ylabel("mean power (compressed)"); ax.legend(fontsize=8)
 plt.show()
 for c in (0.0, 1.0):  # the output filter of section 1, with and without the floor under V
-    Pn = torch.maximum(V_nmf, c * stationary_noise_floor(Xv, 0.1))
+    Pn = torch.maximum(V_nmf, c * floor_v)
     G = smooth_frames(Ps_v / (Ps_v + Pn), 3)
     y = ul.spectral.to_wave(Xv * G * NFv[0], L).cpu().numpy()
     print(f"noise_floor={c:g}: SI-SDR {metrics.si_sdr(y, sv):5.1f} dB (input {metrics.si_sdr(xv, sv):.1f})")
