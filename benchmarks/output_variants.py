@@ -18,7 +18,10 @@ made from them, so the differences are the output's alone (no sampling noise bet
   noise of steady magnitude). Softer than ``G`` where speech dominates, as hard where noise does;
 - ``sm3 floor c``: ``G sm3`` with the noise power never below ``c`` times the mixture's stationary
   noise floor (``SamplerConfig.noise_floor``, :func:`~udiffse_lite.samplers.stationary_noise_floor`;
-  ``sm3 floor 1`` is the default output since session 21, ``sm3 floor 0`` is ``G sm3``).
+  ``sm3 floor 1`` was the default output in session 21, ``sm3 floor 0`` is ``G sm3``), always applied;
+- ``sm3 floor c gated``: the same with the floor's scale ramped down on mixtures whose quiet part is
+  not steady (``SamplerConfig.noise_floor_gate``, :func:`~udiffse_lite.samplers.noise_stationarity`:
+  babble); ``sm3 floor 1 gated`` is the default output since session 22.
 
     python benchmarks/output_variants.py --corpus data/corpus --prior tiny-av --snrs -5 5
     python benchmarks/output_variants.py --corpus data/corpus --prior tiny-ao --seconds 2.5 --against "G sm3"
@@ -93,7 +96,8 @@ def main(argv=None):
         mixes = validation_mixtures(a.corpus, snrs=tuple(a.snrs), seconds=a.seconds, per_condition=a.per_condition,
                                     seed=a.seed)
     cfg = SamplerConfig(n_steps=30, n_samples=2)
-    floors = {f"sm3 floor {c:g}": c for c in a.floors}
+    floors = {f"sm3 floor {c:g}": (c, None) for c in a.floors}
+    floors.update({f"sm3 floor {c:g} gated": (c, SamplerConfig().noise_floor_gate) for c in a.floors if c > 0})
     names = ["input", *VARIANTS, "G + 0.1 x", *LINEAR, *floors]
     if a.against not in names:
         raise SystemExit(f"--against must be one of the outputs {names}, got {a.against!r}")
@@ -116,8 +120,8 @@ def main(argv=None):
         V = info["nmf"].V  # (F, T): one recording
         for k, c in LINEAR.items():
             outs[k] = spectral.to_wave(X * _linear_gain(S, V, c) * NF[0], len(y)).numpy()
-        for k, c in floors.items():
-            Pn = _output_noise(V, X, SamplerConfig(noise_floor=c))
+        for k, (c, gate) in floors.items():
+            Pn = _output_noise(V, X, SamplerConfig(noise_floor=c, noise_floor_gate=gate))
             outs[k] = spectral.to_wave(X * _wiener_gain(S.abs().pow(2).mean(0), Pn, SamplerConfig(gain_smooth=3))
                                        * NF[0], len(y)).numpy()
         r = {"snr": m["snr_db"], "noise": m["noise_type"]}

@@ -138,7 +138,8 @@ print("my_udiffse_plus == ul.samplers.udiffse_plus:", tuple(lib.shape))
 #   jumps (musical noise): on two draws of validation mixtures a small gain on every metric
 #   (+0.01 to +0.02 PESQ-WB, +0.1 to +0.2 dB SI-SDR);
 # - `noise_floor=1`: in that gain the noise power is never below a *stationary* estimate read
-#   from the mixture itself, the 0.1 quantile over time of each bin's power. Section 5 shows why.
+#   from the mixture itself, the 0.1 quantile over time of each bin's power, unless the mixture's
+#   quiet part is not steady (babble; `noise_floor_gate`). Section 5 shows why.
 
 # %% [markdown]
 # *Question:* the first NMF update (step 0) happens while `S0_hat` is still zero. What does the
@@ -309,12 +310,20 @@ viz.step_slider(rec, title="UDiffSE+ (posterior-score), chain 0");
 # the chains are untouched. On two draws of 16 validation mixtures it raised every metric: SI-SDR
 # +0.39 / +0.06 dB, PESQ-WB +0.044 / +0.049, ESTOI +0.015 / +0.015 (hum +1.5 to +2.7 dB). It
 # costs babble 0.7-1.0 dB: a floor read from babble is speech-like and cuts the quiet parts of
-# the target voice (docs/sweep_sampler.md, session 21). The cell below runs UDiffSE+ once on a
-# ventilation-noise example and draws the three noise estimates, averaged over the frames, against
-# the true noise; then it scores the output with and without the floor, from the same chains.
+# the target voice (docs/sweep_sampler.md, session 21). So the floor is *gated*: minimum
+# statistics assume a noise whose quiet part is steady, and the mixture says whether it is. In each
+# bin, the ratio of the 0.05 to the 0.25 quantile over time (median over bins, `noise_stationarity`)
+# is about 0.64 for a steady noise and lower for one whose level comes and goes; on 72 validation
+# mixtures babble read 0.37-0.42 and the seven other noise types 0.51-0.65. The floor's scale ramps
+# from 0 to 1 as the ratio goes from 0.40 to 0.50 (`noise_floor_gate`), which gives babble back what
+# the floor took and leaves the others as they were (session 22). The cell below runs UDiffSE+ once on
+# a ventilation-noise example and draws the three noise estimates, averaged over the frames, against
+# the true noise; then it scores the output with and without the floor, from the same chains, and
+# reads the gate for this mixture and for the same sentence in babble.
 
 # %%
-from udiffse_lite.samplers import smooth_frames, stationary_noise_floor  # noqa: E402
+from udiffse_lite.samplers import (noise_floor_scale, noise_stationarity, smooth_frames,  # noqa: E402
+                                   stationary_noise_floor)
 
 ex_v = noisy_example("matched-2", noise="ventilation", snr_db=0.0, seed=0)
 xv, sv = ex_v["x"][:L], ex_v["s"][:L]
@@ -339,6 +348,11 @@ for c in (0.0, 1.0):  # the output filter of section 1, with and without the flo
     G = smooth_frames(Ps_v / (Ps_v + Pn), 3)
     y = ul.spectral.to_wave(Xv * G * NFv[0], L).cpu().numpy()
     print(f"noise_floor={c:g}: SI-SDR {metrics.si_sdr(y, sv):5.1f} dB (input {metrics.si_sdr(xv, sv):.1f})")
+xb = noisy_example("matched-2", noise="babble", snr_db=0.0, seed=0)["x"][:L]
+Xb, _ = ul.spectral.normalise(ul.spectral.to_spec(torch.from_numpy(xb).to(device)))
+for name, Z in (("ventilation", Xv), ("babble", Xb)):  # the gate: how much of the floor each mixture gets
+    print(f"{name:11s}: stationarity {noise_stationarity(Z).item():.2f} -> floor scale "
+          f"{float(noise_floor_scale(Z, cfg_v)):.2f}")
 
 # %% [markdown]
 # ## Exercises
@@ -391,7 +405,7 @@ print("evaluations without corrector:", ch09.count_evals("udiffse+", corrector=F
 # - watched `S0_hat` form long before the state `S_t` is clean;
 # - saw against oracles where the method loses: the prior takes part of the noise for speech, so
 #   the NMF, which only sees what the chains leave, underestimates it; a stationary floor read
-#   from the mixture's quiet moments puts back the steady part of the noise.
+#   from the mixture's quiet moments puts back the steady part of the noise, where there is one.
 #
 # Next, [10 · Seeing speech](10_seeing_speech.ipynb) looks at the other half of AV-UDiffSE+:
 # the lips, and how a network can attend to them.

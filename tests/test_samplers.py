@@ -544,16 +544,51 @@ def test_noise_floor_only_lowers_the_output_gain():
     g = torch.Generator().manual_seed(3)
     X = complex_randn((F, 40), g) * torch.linspace(0.2, 2.0, F)[:, None]
     prior = GaussianPrior(torch.full((F, 1), 0.5))
-    run = {c: udiffse_plus(prior, X, cfg=SamplerConfig(n_steps=6, noise_floor=c, gain_smooth=1),
+    run = {c: udiffse_plus(prior, X, cfg=SamplerConfig(n_steps=6, noise_floor=c, gain_smooth=1, noise_floor_gate=None),
                            generator=torch.Generator().manual_seed(0), return_info=True) for c in (0.0, 3.0)}
     plain, floored = run[0.0][0].abs(), run[3.0][0].abs()
     torch.testing.assert_close(run[0.0][1]["samples"], run[3.0][1]["samples"])
     assert bool((floored <= plain * (1 + 1e-5) + 1e-7).all()) and float((plain - floored).max()) > 1e-3
     V = run[0.0][1]["nmf"].V
     assert _output_noise(V, X, SamplerConfig(noise_floor=0)) is V
-    torch.testing.assert_close(_output_noise(V, X, SamplerConfig(noise_floor=3.0)),
+    torch.testing.assert_close(_output_noise(V, X, SamplerConfig(noise_floor=3.0, noise_floor_gate=None)),
                                torch.maximum(V, 3.0 * stationary_noise_floor(X, 0.1)))
     for bad in (dict(noise_floor=-1.0), dict(noise_floor=float("nan")), dict(noise_floor_quantile=0.0),
-                dict(noise_floor_quantile=1.0)):
+                dict(noise_floor_quantile=1.0), dict(noise_floor_gate=(0.5, 0.4)), dict(noise_floor_gate=(0.4,)),
+                dict(noise_floor_gate="on"), dict(noise_floor_gate=(0.0, 2.0)), dict(noise_floor_gate=(0.1, math.nan))):
         with pytest.raises(ValueError, match=next(iter(bad))):
             SamplerConfig(**bad)
+
+
+def _compressed(Z):
+    """The library's compressed spectrogram of a linear one: magnitude ** 0.5, the phase kept."""
+    return Z.abs().sqrt() * torch.exp(1j * Z.angle())
+
+
+def test_noise_stationarity_tells_a_steady_noise_from_one_that_comes_and_goes():
+    """The stationarity is the median over bins of the 0.05 / 0.25 quantile ratio over time of the 3-frame
+    mean |X|^2. Stationary Gaussian noise gives the Gamma(3) quantiles' ratio, 0.4734; its compressed
+    spectrogram (|X|^2 = the linear magnitude) about 0.68; a noise whose level wanders by 8.7 dB (a slow
+    log-normal envelope, as babble's does) reads 0.38 compressed, below the default gate, so it gets no
+    floor, while the steady one gets all of it."""
+    from udiffse_lite.samplers import _output_noise, noise_floor_scale, noise_stationarity, stationary_noise_floor
+
+    g = torch.Generator().manual_seed(0)
+    N = complex_randn((8, 6000), g)
+    torch.testing.assert_close(noise_stationarity(N), torch.full((1, 1), 0.4734), rtol=0.03, atol=0)
+    env = torch.nn.functional.avg_pool1d(torch.randn(1, 1, 6000, generator=g), 25, 1, 12, count_include_pad=False)[0]
+    wandering = _compressed(N * torch.exp(2 * env / env.std()).sqrt())
+    steady = _compressed(N)
+    r = noise_stationarity(torch.stack([steady, wandering]))
+    assert r.shape == (2, 1, 1)
+    assert 0.64 < float(r[0]) < 0.72 and 0.34 < float(r[1]) < 0.40, r.flatten()
+    cfg = SamplerConfig(noise_floor=1.5)
+    assert cfg.noise_floor_gate == (0.40, 0.50)
+    torch.testing.assert_close(noise_floor_scale(torch.stack([steady, wandering]), cfg),
+                               torch.tensor([1.5, 0.0]).reshape(2, 1, 1))
+    assert noise_floor_scale(wandering, SamplerConfig(noise_floor=1.5, noise_floor_gate=None)) == 1.5
+    mid = noise_floor_scale(steady, SamplerConfig(noise_floor=2.0, noise_floor_gate=(0.5, 0.9)))
+    torch.testing.assert_close(mid, 2.0 * (noise_stationarity(steady) - 0.5) / 0.4)
+    V = torch.full((8, 6000), 1e-3)
+    assert torch.equal(_output_noise(V, wandering, cfg), V)  # babble-like: the NMF alone
+    torch.testing.assert_close(_output_noise(V, steady, cfg), torch.maximum(V, 1.5 * stationary_noise_floor(steady)))

@@ -256,7 +256,8 @@ def _add_enhance(sub):
     p.add_argument("--noise-prior", help="noise prior name or path for --noise-model diffusion (default tiny-noise)")
     p.add_argument("--noise-floor", type=float, default=None,
                    help="scale of the stationary noise floor under the output filter's noise power (default 1; "
-                        "0: the NMF alone, the papers' output; lower it for babble, whose floor is speech-like)")
+                        "0: the NMF alone, the papers' output). The floor is ramped down on mixtures whose quiet part is not "
+                        "steady, such as babble (SamplerConfig.noise_floor_gate)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", help="cpu or cuda (default: where the checkpoint loads)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")

@@ -101,6 +101,10 @@ class SamplerConfig:
     # final NMF sits 2.5-7 dB low where noise dominates (benchmarks/noise_oracle.py); with the floor: +7.40 against
     # +7.01 dB SI-SDR, +0.201 against +0.157 PESQ-WB (docs/sweep_sampler.md, session 21)
     noise_floor_quantile: float = 0.1  # the floor's quantile over time of each bin's 3-frame smoothed mixture power
+    noise_floor_gate: tuple[float, float] | None = (0.40, 0.50)  # the floor's scale ramps from 0 to noise_floor as
+    # the mixture's noise_stationarity() goes from the first to the second value (None: always noise_floor). A
+    # floor read in the gaps of a noise that comes and goes (babble) cuts the voice's quiet parts: on 72 validation
+    # mixtures the gate gives babble back its 0.8 dB and keeps the floor's gains elsewhere (session 22)
     gain_smooth: int = 3  # "wiener" output: the gain averaged over this many frames (odd; 1: frame by frame). 3
     # frames (48 ms) measured better than 1 on two draws of 16 validation mixtures: +0.019 / +0.008 PESQ-WB, +0.09 /
     # +0.20 dB SI-SDR, 11 of 16 mixtures each (docs/sweep_sampler.md, session 16)
@@ -160,6 +164,14 @@ class SamplerConfig:
             raise ValueError(f"noise_floor must be a finite number >= 0 (0: no floor), got {self.noise_floor}")
         if not (math.isfinite(self.noise_floor_quantile) and 0 < self.noise_floor_quantile < 1):
             raise ValueError(f"noise_floor_quantile must be in (0, 1), got {self.noise_floor_quantile}")
+        if self.noise_floor_gate is not None:
+            gate = self.noise_floor_gate
+            if (not isinstance(gate, (tuple, list)) or len(gate) != 2
+                    or not all(isinstance(g, (int, float)) and math.isfinite(g) for g in gate)
+                    or not 0 <= gate[0] < gate[1] <= 1):
+                raise ValueError(f"noise_floor_gate must be None or two numbers 0 <= lo < hi <= 1 (the "
+                                 f"noise_stationarity() over which the floor ramps in), got {gate!r}")
+            self.noise_floor_gate = (float(gate[0]), float(gate[1]))
         if not (math.isfinite(self.gain_floor) and 0 <= self.gain_floor <= 1):
             raise ValueError(f"gain_floor must be a number in [0, 1] (0: no floor), got {self.gain_floor}")
         if isinstance(self.gain_smooth, (bool, np.bool_)) or not isinstance(self.gain_smooth, (int, np.integer)) \
@@ -601,6 +613,22 @@ def _estimate(X: torch.Tensor, S: torch.Tensor, nmf: NMF, cfg: SamplerConfig) ->
     return X * _wiener_gain(Ps, _output_noise(nmf.V, X, cfg), cfg)
 
 
+def _smoothed_power_quantiles(X: torch.Tensor, quantiles) -> list[torch.Tensor]:
+    """Quantiles over time of each bin's 3-frame mean of ``|X|^2`` (torch.quantile's linear interpolation, by
+    one sort, at any size; torch.quantile refuses more than 2^24 elements): one (..., F, 1) tensor per quantile."""
+    P = X.abs().pow(2)
+    lead = P.shape[:-1]
+    P = torch.nn.functional.avg_pool1d(P.reshape(-1, 1, P.shape[-1]), 3, 1, 1, count_include_pad=False)
+    P = P.reshape(*lead, -1).sort(dim=-1).values
+    out = []
+    for q in quantiles:
+        pos = q * (P.shape[-1] - 1)
+        lo, frac = int(pos), pos - int(pos)
+        hi = min(lo + 1, P.shape[-1] - 1)
+        out.append(P[..., lo:lo + 1] * (1 - frac) + P[..., hi:hi + 1] * frac)
+    return out
+
+
 def stationary_noise_floor(X: torch.Tensor, quantile: float = 0.1) -> torch.Tensor:
     """A stationary estimate of the noise power from the mixture alone: in each frequency bin, the
     ``quantile`` over time of ``|X|^2`` averaged over 3 frames.
@@ -618,22 +646,51 @@ def stationary_noise_floor(X: torch.Tensor, quantile: float = 0.1) -> torch.Tens
 
     Notebook: 09_udiffse_plus.ipynb
     """
-    P = X.abs().pow(2)
-    lead = P.shape[:-1]
-    P = torch.nn.functional.avg_pool1d(P.reshape(-1, 1, P.shape[-1]), 3, 1, 1, count_include_pad=False)
-    P = P.reshape(*lead, -1).sort(dim=-1).values  # torch.quantile's linear interpolation, at any size
-    pos = quantile * (P.shape[-1] - 1)
-    lo, frac = int(pos), pos - int(pos)
-    hi = min(lo + 1, P.shape[-1] - 1)
-    return (P[..., lo:lo + 1] * (1 - frac) + P[..., hi:hi + 1] * frac)
+    return _smoothed_power_quantiles(X, [quantile])[0]
+
+
+def noise_stationarity(X: torch.Tensor) -> torch.Tensor:
+    """How steady the mixture's quiet part is: the median over frequency bins of the ratio of the 0.05 to
+    the 0.25 quantile over time of each bin's 3-frame mean ``|X|^2``.
+
+    The low quantiles of a bin are read in the gaps of the speech, so the ratio describes the noise more
+    than the voice. A stationary Gaussian noise gives the Gamma(3) quantiles' ratio, 0.47 (about 0.64 for its
+    magnitude, which is what the compressed spectrogram's ``|X|^2`` holds); a noise whose level comes and
+    goes, such as babble, gives less. On 72 validation mixtures (-5 to +5 dB, 2.5 s) babble read 0.37-0.42
+    and the corpus' seven other noise types 0.51-0.65 (docs/sweep_sampler.md, session 22).
+
+    Args:
+        X: (..., F, T) complex spectrogram.
+
+    Returns:
+        (..., 1, 1) ratio in [0, 1], one per recording.
+
+    Notebook: 09_udiffse_plus.ipynb
+    """
+    lo, hi = _smoothed_power_quantiles(X, [0.05, 0.25])
+    return (lo / hi.clamp_min(torch.finfo(hi.dtype).tiny)).median(dim=-2, keepdim=True).values
+
+
+def noise_floor_scale(X: torch.Tensor, cfg: "SamplerConfig") -> torch.Tensor | float:
+    """The scale of the stationary floor in the output gain: ``cfg.noise_floor``, times a ramp from 0 to 1
+    as :func:`noise_stationarity` goes from ``cfg.noise_floor_gate[0]`` to ``[1]`` (no gate: the scale
+    alone). (..., 1, 1) per recording, or a float when there is no gate.
+
+    Notebook: 09_udiffse_plus.ipynb
+    """
+    if cfg.noise_floor_gate is None:
+        return cfg.noise_floor
+    lo, hi = cfg.noise_floor_gate
+    return cfg.noise_floor * ((noise_stationarity(X) - lo) / (hi - lo)).clamp(0, 1)
 
 
 def _output_noise(V: torch.Tensor, X: torch.Tensor, cfg: SamplerConfig) -> torch.Tensor:
-    """The output gain's noise power: the NMF's ``V``, never below ``cfg.noise_floor`` times the
-    mixture's stationary noise floor (:func:`stationary_noise_floor`; 0: ``V`` unchanged)."""
+    """The output gain's noise power: the NMF's ``V``, never below :func:`noise_floor_scale` times the
+    mixture's stationary noise floor (:func:`stationary_noise_floor`; ``cfg.noise_floor = 0``: ``V``
+    unchanged)."""
     if cfg.noise_floor == 0:
         return V
-    return torch.maximum(V, cfg.noise_floor * stationary_noise_floor(X, cfg.noise_floor_quantile))
+    return torch.maximum(V, noise_floor_scale(X, cfg) * stationary_noise_floor(X, cfg.noise_floor_quantile))
 
 
 def _refit(nmf: NMF, X: torch.Tensor, S: torch.Tensor, cfg: SamplerConfig, reduce=None) -> None:
