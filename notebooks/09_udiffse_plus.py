@@ -314,9 +314,9 @@ viz.step_slider(rec, title="UDiffSE+ (posterior-score), chain 0");
 # statistics assume a noise whose quiet part is steady, and the mixture says whether it is. In each
 # bin, the ratio of the 0.05 to the 0.25 quantile over time (median over bins, `noise_stationarity`)
 # is about 0.64 for a steady noise and lower for one whose level comes and goes; on 72 validation
-# mixtures babble read 0.37-0.42 and the seven other noise types 0.51-0.65. The floor's scale ramps
+# mixtures babble read 0.35-0.42 and the seven other noise types 0.47-0.65. The floor's scale ramps
 # from 0 to 1 as the ratio goes from 0.40 to 0.50 (`noise_floor_gate`), which gives babble back what
-# the floor took and leaves the others as they were (session 22). The cell below runs UDiffSE+ once on
+# the floor took and leaves the others (nearly) as they were (session 22). The cell below runs UDiffSE+ once on
 # a ventilation-noise example and draws the three noise estimates, averaged over the frames, against
 # the true noise; then it scores the output with and without the floor, from the same chains, and
 # reads the gate for this mixture and for the same sentence in babble.

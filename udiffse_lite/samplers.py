@@ -103,8 +103,9 @@ class SamplerConfig:
     noise_floor_quantile: float = 0.1  # the floor's quantile over time of each bin's 3-frame smoothed mixture power
     noise_floor_gate: tuple[float, float] | None = (0.40, 0.50)  # the floor's scale ramps from 0 to noise_floor as
     # the mixture's noise_stationarity() goes from the first to the second value (None: always noise_floor). A
-    # floor read in the gaps of a noise that comes and goes (babble) cuts the voice's quiet parts: on 72 validation
-    # mixtures the gate gives babble back its 0.8 dB and keeps the floor's gains elsewhere (session 22)
+    # floor read in the gaps of a noise that comes and goes (babble) cuts the voice's quiet parts: on three draws
+    # of validation mixtures the gate gives babble back +0.85 / +0.66 dB and the whole set gains +0.10 / +0.08 dB
+    # over the ungated floor (docs/sweep_sampler.md, session 22)
     gain_smooth: int = 3  # "wiener" output: the gain averaged over this many frames (odd; 1: frame by frame). 3
     # frames (48 ms) measured better than 1 on two draws of 16 validation mixtures: +0.019 / +0.008 PESQ-WB, +0.09 /
     # +0.20 dB SI-SDR, 11 of 16 mixtures each (docs/sweep_sampler.md, session 16)
@@ -656,8 +657,9 @@ def noise_stationarity(X: torch.Tensor) -> torch.Tensor:
     The low quantiles of a bin are read in the gaps of the speech, so the ratio describes the noise more
     than the voice. A stationary Gaussian noise gives the Gamma(3) quantiles' ratio, 0.47 (about 0.64 for its
     magnitude, which is what the compressed spectrogram's ``|X|^2`` holds); a noise whose level comes and
-    goes, such as babble, gives less. On 72 validation mixtures (-5 to +5 dB, 2.5 s) babble read 0.37-0.42
-    and the corpus' seven other noise types 0.51-0.65 (docs/sweep_sampler.md, session 22).
+    goes, such as babble, gives less. On 72 validation mixtures (-5 to +5 dB, 2.5 s) babble read 0.35-0.42
+    and the corpus' seven other noise types 0.47-0.65, brown at +5 dB the lowest (docs/sweep_sampler.md,
+    session 22).
 
     Args:
         X: (..., F, T) complex spectrogram.
