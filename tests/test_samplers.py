@@ -592,3 +592,5 @@ def test_noise_stationarity_tells_a_steady_noise_from_one_that_comes_and_goes():
     V = torch.full((8, 6000), 1e-3)
     assert torch.equal(_output_noise(V, wandering, cfg), V)  # babble-like: the NMF alone
     torch.testing.assert_close(_output_noise(V, steady, cfg), torch.maximum(V, 1.5 * stationary_noise_floor(steady)))
+    both = _output_noise(torch.stack([V, V]), torch.stack([steady, wandering]), cfg)  # a batch: one gate each
+    torch.testing.assert_close(both, torch.stack([_output_noise(V, steady, cfg), V]))
