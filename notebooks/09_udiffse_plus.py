@@ -322,8 +322,8 @@ viz.step_slider(rec, title="UDiffSE+ (posterior-score), chain 0");
 # reads the gate for this mixture and for the same sentence in babble.
 
 # %%
-from udiffse_lite.samplers import (noise_floor_scale, noise_stationarity, smooth_frames,  # noqa: E402
-                                   stationary_noise_floor)
+from udiffse_lite.samplers import noise_floor_scale, noise_stationarity  # noqa: E402
+from udiffse_lite.samplers import smooth_frames, stationary_noise_floor  # noqa: E402
 
 ex_v = noisy_example("matched-2", noise="ventilation", snr_db=0.0, seed=0)
 xv, sv = ex_v["x"][:L], ex_v["s"][:L]
