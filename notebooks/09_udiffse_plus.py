@@ -316,10 +316,10 @@ viz.step_slider(rec, title="UDiffSE+ (posterior-score), chain 0");
 # is about 0.64 for a steady noise and lower for one whose level comes and goes; on 72 validation
 # mixtures babble read 0.35-0.42 and the seven other noise types 0.47-0.65. The floor's scale ramps
 # from 0 to 1 as the ratio goes from 0.40 to 0.50 (`noise_floor_gate`), which gives babble back what
-# the floor took and leaves the others (nearly) as they were (session 22). The cell below runs UDiffSE+ once on
-# a ventilation-noise example and draws the three noise estimates, averaged over the frames, against
-# the true noise; then it scores the output with and without the floor, from the same chains, and
-# reads the gate for this mixture and for the same sentence in babble.
+# the floor took and leaves the others (nearly) as they were (session 22). The cell below runs
+# UDiffSE+ once on a ventilation-noise example and draws the three noise estimates, averaged over
+# the frames, against the true noise; then it scores the output with and without the floor, from
+# the same chains, and reads the gate for this mixture and for the same sentence in babble.
 
 # %%
 from udiffse_lite.samplers import noise_floor_scale, noise_stationarity  # noqa: E402

@@ -555,7 +555,8 @@ def test_noise_floor_only_lowers_the_output_gain():
                                torch.maximum(V, 3.0 * stationary_noise_floor(X, 0.1)))
     for bad in (dict(noise_floor=-1.0), dict(noise_floor=float("nan")), dict(noise_floor_quantile=0.0),
                 dict(noise_floor_quantile=1.0), dict(noise_floor_gate=(0.5, 0.4)), dict(noise_floor_gate=(0.4,)),
-                dict(noise_floor_gate="on"), dict(noise_floor_gate=(0.0, 2.0)), dict(noise_floor_gate=(0.1, math.nan))):
+                dict(noise_floor_gate="on"), dict(noise_floor_gate=(0.0, 2.0)), dict(noise_floor_gate=(0.1, math.nan)),
+                dict(noise_floor_gate=(False, True))):
         with pytest.raises(ValueError, match=next(iter(bad))):
             SamplerConfig(**bad)
 
@@ -584,6 +585,7 @@ def test_noise_stationarity_tells_a_steady_noise_from_one_that_comes_and_goes():
     assert 0.64 < float(r[0]) < 0.72 and 0.34 < float(r[1]) < 0.40, r.flatten()
     cfg = SamplerConfig(noise_floor=1.5)
     assert cfg.noise_floor_gate == (0.40, 0.50)
+    assert SamplerConfig(noise_floor_gate=[np.float32(0.3), 1]).noise_floor_gate == (pytest.approx(0.3), 1.0)
     torch.testing.assert_close(noise_floor_scale(torch.stack([steady, wandering]), cfg),
                                torch.tensor([1.5, 0.0]).reshape(2, 1, 1))
     assert noise_floor_scale(wandering, SamplerConfig(noise_floor=1.5, noise_floor_gate=None)) == 1.5

@@ -43,6 +43,7 @@ Notebook: 08_posterior_udiffse.ipynb, 09_udiffse_plus.ipynb
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from dataclasses import dataclass, replace
 from typing import Callable
@@ -168,7 +169,7 @@ class SamplerConfig:
         if self.noise_floor_gate is not None:
             gate = self.noise_floor_gate
             if (not isinstance(gate, (tuple, list)) or len(gate) != 2
-                    or not all(isinstance(g, (int, float)) and math.isfinite(g) for g in gate)
+                    or not all(isinstance(g, numbers.Real) and not isinstance(g, bool) and math.isfinite(g) for g in gate)
                     or not 0 <= gate[0] < gate[1] <= 1):
                 raise ValueError(f"noise_floor_gate must be None or two numbers 0 <= lo < hi <= 1 (the "
                                  f"noise_stationarity() over which the floor ramps in), got {gate!r}")
@@ -655,7 +656,7 @@ def noise_stationarity(X: torch.Tensor) -> torch.Tensor:
     the 0.25 quantile over time of each bin's 3-frame mean ``|X|^2``.
 
     The low quantiles of a bin are read in the gaps of the speech, so the ratio describes the noise more
-    than the voice. A stationary Gaussian noise gives the Gamma(3) quantiles' ratio, 0.47 (about 0.64 for its
+    than the voice. A stationary Gaussian noise gives the Gamma(3) quantiles' ratio, 0.47 (0.64-0.69 for its
     magnitude, which is what the compressed spectrogram's ``|X|^2`` holds); a noise whose level comes and
     goes, such as babble, gives less. On 72 validation mixtures (-5 to +5 dB, 2.5 s) babble read 0.35-0.42
     and the corpus' seven other noise types 0.47-0.65, brown at +5 dB the lowest (docs/sweep_sampler.md,
@@ -669,8 +670,20 @@ def noise_stationarity(X: torch.Tensor) -> torch.Tensor:
 
     Notebook: 09_udiffse_plus.ipynb
     """
-    lo, hi = _smoothed_power_quantiles(X, [0.05, 0.25])
+    return _stationarity(*_smoothed_power_quantiles(X, [0.05, 0.25]))
+
+
+def _stationarity(lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
+    """:func:`noise_stationarity` from the two (..., F, 1) quantiles."""
     return (lo / hi.clamp_min(torch.finfo(hi.dtype).tiny)).median(dim=-2, keepdim=True).values
+
+
+def _gated(cfg: "SamplerConfig", stationarity: torch.Tensor | None) -> torch.Tensor | float:
+    """``cfg.noise_floor`` times the gate's ramp at ``stationarity`` (no gate: the scale alone)."""
+    if cfg.noise_floor_gate is None:
+        return cfg.noise_floor
+    lo, hi = cfg.noise_floor_gate
+    return cfg.noise_floor * ((stationarity - lo) / (hi - lo)).clamp(0, 1)
 
 
 def noise_floor_scale(X: torch.Tensor, cfg: "SamplerConfig") -> torch.Tensor | float:
@@ -680,19 +693,18 @@ def noise_floor_scale(X: torch.Tensor, cfg: "SamplerConfig") -> torch.Tensor | f
 
     Notebook: 09_udiffse_plus.ipynb
     """
-    if cfg.noise_floor_gate is None:
-        return cfg.noise_floor
-    lo, hi = cfg.noise_floor_gate
-    return cfg.noise_floor * ((noise_stationarity(X) - lo) / (hi - lo)).clamp(0, 1)
+    return _gated(cfg, None if cfg.noise_floor_gate is None else noise_stationarity(X))
 
 
 def _output_noise(V: torch.Tensor, X: torch.Tensor, cfg: SamplerConfig) -> torch.Tensor:
     """The output gain's noise power: the NMF's ``V``, never below :func:`noise_floor_scale` times the
     mixture's stationary noise floor (:func:`stationary_noise_floor`; ``cfg.noise_floor = 0``: ``V``
-    unchanged)."""
+    unchanged). The floor and the gate's quantiles come from one sort."""
     if cfg.noise_floor == 0:
         return V
-    return torch.maximum(V, noise_floor_scale(X, cfg) * stationary_noise_floor(X, cfg.noise_floor_quantile))
+    floor, lo, hi = _smoothed_power_quantiles(X, [cfg.noise_floor_quantile, 0.05, 0.25])
+    scale = _gated(cfg, None if cfg.noise_floor_gate is None else _stationarity(lo, hi))
+    return torch.maximum(V, scale * floor)
 
 
 def _refit(nmf: NMF, X: torch.Tensor, S: torch.Tensor, cfg: SamplerConfig, reduce=None) -> None:
