@@ -56,9 +56,9 @@ def test_guidance_runs_both_halves_in_one_batch(av):
     torch.testing.assert_close(s3, s_u + 3 * (s_c - s_u), rtol=1e-4, atol=1e-3)
 
 
-@pytest.mark.parametrize("preset, want", [("default", 3.0), ("best", 3.0), ("fast", 1.0), ("reference", None)])
+@pytest.mark.parametrize("preset, want", [("default", 4.0), ("best", 4.0), ("fast", 1.0), ("reference", None)])
 def test_presets_guide_the_av_prior_as_documented(av, monkeypatch, preset, want):
-    """The default (and best) presets use guidance 3 with lips; fast and reference run one forward."""
+    """The default (and best) presets use guidance 4 with lips; fast and reference run one forward."""
     seen = []
     real = av.score
 

@@ -112,11 +112,12 @@ class SamplerConfig:
     # +0.20 dB SI-SDR, 11 of 16 mixtures each (docs/sweep_sampler.md, session 16)
     predictor: str = "ancestral"  # "ancestral" (stable at any step count) or "euler-maruyama" (reference)
     likelihood_step: str = "implicit"  # reference schedule: "implicit" (proximal, stable) or "explicit"
-    guidance: float | None = 3.0  # classifier-free guidance weight w for AV priors given video (1 or None:
-    # the plain conditional score); w = 3 on two noise draws of 16 validation mixtures (session 14): tiny-av's true
-    # lips +0.17 / +0.20 dB SI-SDR over w = 2 (the first draw at training step 3,992), true - wrong lips +1.61 /
-    # +1.49 dB (w = 2: +0.80 / +0.56), PESQ-WB unchanged (docs/training.md sections 12-13); costs a second
-    # half-batch per network call. Ignored without video.
+    guidance: float | None = 4.0  # classifier-free guidance weight w for AV priors given video (1 or None:
+    # the plain conditional score). w = 4 against w = 3 on two noise draws of 16 validation mixtures (sessions 15
+    # and 23): tiny-av's true lips +0.06 / -0.02 dB SI-SDR, -0.012 / -0.012 PESQ-WB, while true - wrong lips
+    # grows from +1.49 / +1.51 to +2.73 / +2.61 dB: the same result for a user with the right video, a prior
+    # that leans on it more (docs/sweep_sampler.md, session 23; w = 3 over w = 2: docs/training.md sections
+    # 12-13); costs a second half-batch per network call. Ignored without video.
 
     @classmethod
     def reference(cls, **overrides) -> "SamplerConfig":
