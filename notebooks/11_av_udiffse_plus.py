@@ -286,15 +286,15 @@ gain, half = paired_gain(wrong, rows["AV-UDiffSE+"]["SI-SDR (dB)"])
 print(f"true lips minus another utterance's lips: {gain:+.2f} ± {half:.2f} dB SI-SDR over {len(wrong)} mixtures")
 
 # %% [markdown]
-# With a handful of mixtures the interval is wide; `docs/training.md` and `docs/sweep_sampler.md` run the same control on
-# 16 validation mixtures for the AV priors the course trained, and `benchmarks/video_gain.py`
-# asks the network directly (its denoising error with the true, wrong and no lips). On those 16
-# mixtures the shipped prior's true lips beat wrong ones by +2.61 ± 1.81 dB with the default
-# weight 4 (where the wrong lips do worse than the audio-only prior; at weight 3 the gap is +1.51,
-# at weight 2 a third of that, and the true lips score the same at 3 and 4), and the AV prior with its
-# true lips beats the audio-only one by about 1 dB. On 16
-# mixtures of *unseen* voices and faces (`test_mismatched`) the gap is +2.25 ± 1.67 dB, and the AV
-# prior beats the audio-only one by +2.52 ± 1.56 dB. The first `tiny-av`, whose lip reader had seen only the corpus' twelve
+# With a handful of mixtures the interval is wide; `docs/training.md` and `docs/sweep_sampler.md`
+# run the same control on 16 validation mixtures for the AV priors the course trained, and
+# `benchmarks/video_gain.py` asks the network directly (its denoising error with the true, wrong and
+# no lips). On those 16 mixtures the shipped prior's true lips beat wrong ones by +2.61 ± 1.81 dB
+# with the default weight 4 (where the wrong lips do worse than the audio-only prior; at weight 3
+# the gap is +1.51, at weight 2 a third of that, and the true lips score the same at 3 and 4), and
+# the AV prior with its true lips beats the audio-only one by about 1 dB. On 16 mixtures of
+# *unseen* voices and faces (`test_mismatched`) the gap is +2.25 ± 1.67 dB, and the AV prior beats
+# the audio-only one by +2.52 ± 1.56 dB. The first `tiny-av`, whose lip reader had seen only the corpus' twelve
 # faces, reached +0.12 dB there at weight 2, and without guidance its true lips beat wrong ones by
 # only +0.06 ± 0.31 dB even on the validation voices: most of its lead over the audio-only prior
 # was its different network, not the video. Denoising score matching on clean speech rarely *needs* the video, because

@@ -20,8 +20,9 @@ def test_true_lips_beat_another_utterances_lips(av):
     """Every built-in example at -5 dB (white and babble), 2 s, fixed seeds: AV-UDiffSE+ given the
     true lips must beat the same prior given the lips of another example, on average. With the
     shipped tiny-av at 8 steps x 1 chain and the default guidance 4 the gaps are +0.03 to +2.50 dB,
-    mean +0.93 (at guidance 3: -0.03 to +1.75, mean +0.72; session 23; about a minute on 2 cores). With the corrector at r = 0.5 the first FiLM prior did not pass (this test
-    was a strict xfail); the first shipped AV prior (cross-attention) failed it: its gap was 0.0 dB."""
+    mean +0.93 (at guidance 3: -0.03 to +1.75, mean +0.72; session 23; about a minute on 2 cores).
+    With the corrector at r = 0.5 the first FiLM prior did not pass (this test was a strict xfail);
+    the first shipped AV prior (cross-attention) failed it: its gap was 0.0 dB."""
     names = list_examples()  # every built-in voice (two matched, two mismatched), white and babble
     gaps = []
     for i, name in enumerate(names):

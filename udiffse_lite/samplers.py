@@ -113,11 +113,11 @@ class SamplerConfig:
     predictor: str = "ancestral"  # "ancestral" (stable at any step count) or "euler-maruyama" (reference)
     likelihood_step: str = "implicit"  # reference schedule: "implicit" (proximal, stable) or "explicit"
     guidance: float | None = 4.0  # classifier-free guidance weight w for AV priors given video (1 or None:
-    # the plain conditional score). w = 4 against w = 3 on two noise draws of 16 validation mixtures (sessions 15
-    # and 23): tiny-av's true lips +0.06 / -0.02 dB SI-SDR, -0.012 / -0.012 PESQ-WB, while true - wrong lips
-    # grows from +1.49 / +1.51 to +2.73 / +2.61 dB: the same result for a user with the right video, a prior
-    # that leans on it more (docs/sweep_sampler.md, session 23; w = 3 over w = 2: docs/training.md sections
-    # 12-13); costs a second half-batch per network call. Ignored without video.
+    # the plain conditional score). w = 4 against w = 3 on three noise draws of 16 validation mixtures (sessions
+    # 15 and 23): tiny-av's true lips +0.06 / -0.02 / 0.00 dB SI-SDR, -0.012 PESQ-WB each time, while true - wrong
+    # lips grows from +1.49 / +1.51 / +1.90 to +2.73 / +2.61 / +3.20 dB: the same result for a user with the right
+    # video, a prior that leans on it more (docs/sweep_sampler.md, session 23; w = 3 over w = 2: docs/training.md
+    # sections 12-13); costs a second half-batch per network call. Ignored without video.
 
     @classmethod
     def reference(cls, **overrides) -> "SamplerConfig":
@@ -900,7 +900,8 @@ def enhance(y, sr: int, *, prior, method: str = "udiffse+", video=None, n_steps:
         seed: seed of the sampler's random generator (same seed, same output).
         chunk_seconds: longer inputs are enhanced in overlapping chunks with linear cross-fades.
         sampler_options: further :class:`SamplerConfig` fields (``reference_dt`` ...).
-        guidance: classifier-free guidance weight for AV priors with video (None: plain).
+        guidance: classifier-free guidance weight for AV priors with video (None: the preset's, 4 for
+            ``"default"`` and ``"best"``, 1 for ``"fast"``; 1: the plain conditional score).
         precision: ``"fp32"``, ``"bf16"`` or ``"auto"`` for the network (None keeps the prior's).
         preset: named settings (:data:`PRESETS`): ``"default"`` (30 steps, 2 chains),
             ``"reference"`` (the reference code's choices), ``"fast"`` (16 steps, 1 chain: real time
