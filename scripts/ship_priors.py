@@ -64,7 +64,9 @@ def card(name: str, prior: ScorePrior, meta: dict, extra: str) -> str:
                   "denoises those types better than a Gaussian of their long-term spectrum, knows nothing "
                   "of other types (babble and clatter are held out on purpose), and its samples from the "
                   "prior alone are far too quiet (docs/separation.md, section 5): use it in the likelihood "
-                  "(enhance(noise_model='diffusion')), not as a noise generator.")
+                  "(enhance(noise_model='diffusion')) or to read UDiffSE+'s residual for the output filter "
+                  "(SamplerConfig.output_noise_prior, the default: docs/sweep_sampler.md, session 24), not as "
+                  "a noise generator.")
     else:
         limits = ("Trained for a short time on a 2-core CPU on synthetic (TTS) speech with rendered lips: "
                   "it is a teaching model. It knows the corpus' voices best and generalises to unseen "
