@@ -293,8 +293,8 @@ print(f"true lips minus another utterance's lips: {gain:+.2f} ± {half:.2f} dB S
 # with the default weight 4 (where the wrong lips do worse than the audio-only prior; at weight 3
 # the gap is +1.51, at weight 2 a third of that, and the true lips score the same at 3 and 4), and
 # the AV prior with its true lips beats the audio-only one by about 1 dB. On 16 mixtures of
-# *unseen* voices and faces (`test_mismatched`) the gap is +2.25 ± 1.67 dB, and the AV prior beats
-# the audio-only one by +2.52 ± 1.56 dB. The first `tiny-av`, whose lip reader had seen only the corpus' twelve
+# *unseen* voices and faces (`test_mismatched`) the gap is +2.15 ± 1.66 dB, and the AV prior beats
+# the audio-only one by +2.62 ± 1.65 dB. The first `tiny-av`, whose lip reader had seen only the corpus' twelve
 # faces, reached +0.12 dB there at weight 2, and without guidance its true lips beat wrong ones by
 # only +0.06 ± 0.31 dB even on the validation voices: most of its lead over the audio-only prior
 # was its different network, not the video. Denoising score matching on clean speech rarely *needs* the video, because
