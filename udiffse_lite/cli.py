@@ -178,14 +178,27 @@ def cmd_enhance_many(args, files: list[Path]) -> int:
 
 
 def _floor_option(args) -> dict:
-    """``--noise-floor`` as a sampler option, checked before any work."""
-    if args.noise_floor is None:
-        return {}
-    if not (math.isfinite(args.noise_floor) and args.noise_floor >= 0):
-        raise SystemExit(f"error: --noise-floor must be a number >= 0 (0: no floor), got {args.noise_floor}")
-    if args.noise_model == "diffusion":
-        raise SystemExit("error: --noise-floor applies to the NMF noise model; drop it with --noise-model diffusion")
-    return {"noise_floor": args.noise_floor}
+    """``--noise-floor`` and ``--output-noise-prior`` as sampler options, checked before any work."""
+    opts = {}
+    if args.noise_floor is not None:
+        if not (math.isfinite(args.noise_floor) and args.noise_floor >= 0):
+            raise SystemExit(f"error: --noise-floor must be a number >= 0 (0: no floor), got {args.noise_floor}")
+        if args.noise_model == "diffusion":
+            raise SystemExit("error: --noise-floor applies to the NMF noise model; drop it with --noise-model diffusion")
+        opts["noise_floor"] = args.noise_floor
+    if args.output_noise_prior is not None:
+        from .samplers import _check_output_noise_prior
+
+        if args.noise_model == "diffusion":
+            raise SystemExit("error: --output-noise-prior applies to the NMF noise model; drop it with "
+                             "--noise-model diffusion")
+        spec = None if args.output_noise_prior.lower() == "none" else args.output_noise_prior
+        try:
+            _check_output_noise_prior(spec)
+        except ValueError as e:
+            raise SystemExit(f"error: --output-noise-prior: {e}") from e
+        opts["output_noise_prior"] = spec
+    return opts
 
 
 def cmd_enhance(args) -> int:
@@ -258,6 +271,10 @@ def _add_enhance(sub):
                    help="scale of the stationary noise floor under the output filter's noise power (default 1; "
                         "0: the NMF alone, the papers' output). The floor is ramped down on mixtures whose quiet part is not "
                         "steady, such as babble (SamplerConfig.noise_floor_gate)")
+    p.add_argument("--output-noise-prior", default=None,
+                   help="the noise prior that reads the chains' residual for the output filter's noise power "
+                        "(default tiny-noise; a name or prior.pt; 'none': the NMF refitted on the residual, the "
+                        "papers' output)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", help="cpu or cuda (default: where the checkpoint loads)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
