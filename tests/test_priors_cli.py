@@ -109,8 +109,8 @@ def test_cli_enhance_wav_from_outside_the_corpus(tmp_path):
     assert rc == 0 and not np.allclose(plain, z) and float(np.sum(z ** 2)) < float(np.sum(plain ** 2))
 
 
-def test_cli_enhance_with_a_diffusion_noise_prior(tmp_path):
-    # --noise-model diffusion: the same file through two priors, with a noise prior given as a path
+def _tone_and_two_mini_priors(tmp_path):
+    """A noisy 220 Hz tone on disk, a mini speech prior and a mini noise prior: (y, noise.pt, enhance args)."""
     import soundfile as sf
 
     rng = np.random.default_rng(0)
@@ -119,7 +119,14 @@ def test_cli_enhance_with_a_diffusion_noise_prior(tmp_path):
     sf.write(tmp_path / "noisy.wav", y, 16000)
     ck = mini_prior().save(tmp_path / "mini.pt")
     noise_ck = mini_prior().save(tmp_path / "noise.pt")
-    common = ["enhance", str(tmp_path / "noisy.wav"), "--checkpoint", str(ck), "--steps", "3", "--samples", "1"]
+    return y, noise_ck, ["enhance", str(tmp_path / "noisy.wav"), "--checkpoint", str(ck), "--steps", "3", "--samples", "1"]
+
+
+def test_cli_enhance_with_a_diffusion_noise_prior(tmp_path):
+    # --noise-model diffusion: the same file through two priors, with a noise prior given as a path
+    import soundfile as sf
+
+    y, noise_ck, common = _tone_and_two_mini_priors(tmp_path)
     assert cli.main(common + ["--out", str(tmp_path / "nmf.wav")]) == 0
     assert cli.main(common + ["--out", str(tmp_path / "dif.wav"), "--noise-model", "diffusion",
                               "--noise-prior", str(noise_ck)]) == 0
@@ -208,13 +215,7 @@ def test_cli_enhance_output_noise_prior_switch(tmp_path):
     refused before any work, and the switch does not combine with the diffusion noise model."""
     import soundfile as sf
 
-    rng = np.random.default_rng(0)
-    t = np.arange(16000) / 16000
-    y = 0.3 * np.sin(2 * np.pi * 220 * t) + 0.05 * rng.standard_normal(t.size)
-    sf.write(tmp_path / "noisy.wav", y, 16000)
-    ck = mini_prior().save(tmp_path / "mini.pt")
-    noise_ck = mini_prior().save(tmp_path / "noise.pt")
-    common = ["enhance", str(tmp_path / "noisy.wav"), "--checkpoint", str(ck), "--steps", "3", "--samples", "1"]
+    y, noise_ck, common = _tone_and_two_mini_priors(tmp_path)
     assert cli.main(common + ["--out", str(tmp_path / "nmf.wav"), "--output-noise-prior", "none"]) == 0
     assert cli.main(common + ["--out", str(tmp_path / "read.wav"), "--output-noise-prior", str(noise_ck)]) == 0
     a, _ = sf.read(tmp_path / "nmf.wav")
