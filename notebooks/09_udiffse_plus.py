@@ -358,13 +358,18 @@ for P, label, style in [(Xv.abs().pow(2), "mixture", dict(color="0.7")),
     ax.semilogy(f_khz, P.mean(-1).cpu(), label=label, **style)
 ax.set_xlabel("frequency (kHz)"); ax.set_ylabel("mean power (compressed)"); ax.legend(fontsize=8)
 plt.show()
-print(f"input: SI-SDR {metrics.si_sdr(xv, sv):5.1f} dB, PESQ-WB {metrics.pesq(xv, sv, 16000, mode='wb'):.2f}")
+
+
+def score_filter(label, X, NF, Ps, Pn, s):
+    """The output filter of section 1 (speech power Ps against noise power Pn, 3-frame gain), scored."""
+    y = ul.spectral.to_wave(X * smooth_frames(Ps / (Ps + Pn), 3) * NF[0], len(s)).cpu().numpy()
+    print(f"{label:30s}: SI-SDR {metrics.si_sdr(y, s):5.1f} dB, PESQ-WB {metrics.pesq(y, s, 16000, mode='wb'):.2f}")
+
+
+print(f"{'input':30s}: SI-SDR {metrics.si_sdr(xv, sv):5.1f} dB, PESQ-WB {metrics.pesq(xv, sv, 16000, mode='wb'):.2f}")
 for V, c, label in ((V_nmf, 0.0, "NMF, no floor"), (V_nmf, 1.0, "NMF + floor"),
-                    (V_read, 1.0, "noise prior + floor (default)")):  # the output filter of section 1
-    Pn = torch.maximum(V, c * floor_v)
-    G = smooth_frames(Ps_v / (Ps_v + Pn), 3)
-    y = ul.spectral.to_wave(Xv * G * NFv[0], L).cpu().numpy()
-    print(f"{label:30s}: SI-SDR {metrics.si_sdr(y, sv):5.1f} dB, PESQ-WB {metrics.pesq(y, sv, 16000, mode='wb'):.2f}")
+                    (V_read, 1.0, "noise prior + floor (default)")):
+    score_filter(label, Xv, NFv, Ps_v, torch.maximum(V, c * floor_v), sv)
 xb = noisy_example("matched-2", noise="babble", snr_db=0.0, seed=0)["x"][:L]
 Xb, _ = ul.spectral.normalise(ul.spectral.to_spec(torch.from_numpy(xb).to(device)))
 for name, Z in (("ventilation", Xv), ("babble", Xb)):  # the gate: how much of the floor each mixture gets
@@ -399,11 +404,9 @@ for label, Pn in estimates.items():
 ax.axhline(0, color="k", ls="--", label="true noise")
 ax.set_xlabel("frequency (kHz)"); ax.set_ylabel("estimate / true noise (dB)"); ax.legend(fontsize=8)
 plt.show()
-print(f"input{'':25s}: SI-SDR {metrics.si_sdr(xbr, sbr):5.1f} dB, PESQ-WB {metrics.pesq(xbr, sbr, 16000, mode='wb'):.2f}")
+print(f"{'input':30s}: SI-SDR {metrics.si_sdr(xbr, sbr):5.1f} dB, PESQ-WB {metrics.pesq(xbr, sbr, 16000, mode='wb'):.2f}")
 for label, Pn in estimates.items():
-    G = smooth_frames(Ps_b / (Ps_b + Pn), 3)
-    y = ul.spectral.to_wave(Xbr * G * NFbr[0], L).cpu().numpy()
-    print(f"{label:30s}: SI-SDR {metrics.si_sdr(y, sbr):5.1f} dB, PESQ-WB {metrics.pesq(y, sbr, 16000, mode='wb'):.2f}")
+    score_filter(label, Xbr, NFbr, Ps_b, Pn, sbr)
 
 # %% [markdown]
 # ## Exercises

@@ -559,10 +559,7 @@ def udiffse_plus_two_priors(prior, X: torch.Tensor, noise_prior, *, cfg: Sampler
         return S.mean(0)
     Ps, Pn = S.abs().pow(2).mean(0), (X - S).abs().pow(2).mean(0)
     if noise_power == "nmf":
-        nmf = NMF(*Pn.shape, nmf_rank, generator=torch.Generator().manual_seed(0), device=X.device)
-        for _ in range(NOISE_POWER_NMF_ITERS):
-            nmf.update(Pn)
-        Pn = nmf.V
+        Pn = _nmf_smooth(Pn, nmf_rank)
     return X * _wiener_gain(Ps, Pn, cfg)
 
 
@@ -608,13 +605,8 @@ def udiffse_plus_batch(prior, X: torch.Tensor, *, cfg: SamplerConfig | None = No
                         generator=generator)
     if cfg.output == "mean":
         return per_recording(S)
-    _refit(nmf, Xr, S, cfg, per_recording)
     Ps = per_recording(S.abs().pow(2))  # (U, F, T)
-    V = nmf.V
-    if cfg.output_noise_prior is not None:
-        V = denoised_noise_power(_output_noise_prior(cfg.output_noise_prior, X.device), Xr, S, cfg.output_noise_t,
-                                 nmf_rank, per_recording)
-    return X * _wiener_gain(Ps, _output_noise(V, X, cfg), cfg)
+    return X * _wiener_gain(Ps, _output_noise(_final_noise_power(nmf, Xr, S, cfg, per_recording), X, cfg), cfg)
 
 
 def _estimate(X: torch.Tensor, S: torch.Tensor, nmf: NMF, cfg: SamplerConfig) -> torch.Tensor:
@@ -629,13 +621,18 @@ def _estimate(X: torch.Tensor, S: torch.Tensor, nmf: NMF, cfg: SamplerConfig) ->
     """
     if cfg.output == "mean":
         return S.mean(0)
-    _refit(nmf, X, S, cfg)
     Ps = S.abs().pow(2).mean(0)  # (F, T)
-    V = nmf.V
-    if cfg.output_noise_prior is not None:
-        V = denoised_noise_power(_output_noise_prior(cfg.output_noise_prior, X.device), X, S, cfg.output_noise_t,
-                                 nmf.W.shape[-1])
-    return X * _wiener_gain(Ps, _output_noise(V, X, cfg), cfg)
+    return X * _wiener_gain(Ps, _output_noise(_final_noise_power(nmf, X, S, cfg), X, cfg), cfg)
+
+
+def _final_noise_power(nmf: NMF, X: torch.Tensor, S: torch.Tensor, cfg: SamplerConfig, reduce=None) -> torch.Tensor:
+    """The output gain's noise power before the floor: the NMF refitted on the chains' residual (kept in
+    ``nmf``, which ``return_info`` hands out), or that residual as ``cfg.output_noise_prior`` reads it."""
+    _refit(nmf, X, S, cfg, reduce)
+    if cfg.output_noise_prior is None:
+        return nmf.V
+    return denoised_noise_power(_output_noise_prior(cfg.output_noise_prior, X.device), X, S, cfg.output_noise_t,
+                                nmf.W.shape[-1], reduce)
 
 
 def _check_output_noise_prior(spec) -> None:
@@ -712,10 +709,14 @@ def denoised_noise_power(noise_prior, X: torch.Tensor, S: torch.Tensor, t: float
     Notebook: 09_udiffse_plus.ipynb
     """
     reduce = reduce or (lambda P: P.mean(0))
-    P = reduce(denoised_residual(noise_prior, X, S, t).abs().pow(2)).float()
-    batch = P.shape[0] if P.dim() == 3 else None
-    nmf = NMF(P.shape[-2], P.shape[-1], rank, generator=torch.Generator().manual_seed(0), device=P.device,
-              **({} if batch is None else {"batch": batch}))
+    return _nmf_smooth(reduce(denoised_residual(noise_prior, X, S, t).abs().pow(2)).float(), rank, iters)
+
+
+def _nmf_smooth(P: torch.Tensor, rank: int, iters: int | None = None) -> torch.Tensor:
+    """A power (F, T), or (U, F, T) one per recording, smoothed by a rank-``rank`` NMF fitted from a fixed
+    start (``iters`` updates, default :data:`NOISE_POWER_NMF_ITERS`)."""
+    batch = {} if P.dim() == 2 else {"batch": P.shape[0]}
+    nmf = NMF(P.shape[-2], P.shape[-1], rank, generator=torch.Generator().manual_seed(0), device=P.device, **batch)
     for _ in range(NOISE_POWER_NMF_ITERS if iters is None else iters):
         nmf.update(P)
     return nmf.V
