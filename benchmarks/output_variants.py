@@ -21,11 +21,16 @@ made from them, so the differences are the output's alone (no sampling noise bet
   ``sm3 floor 1`` was the default output in session 21, ``sm3 floor 0`` is ``G sm3``), always applied;
 - ``sm3 floor c gated``: the same with the floor's scale ramped down on mixtures whose quiet part is
   not steady (``SamplerConfig.noise_floor_gate``, :func:`~udiffse_lite.samplers.noise_stationarity`:
-  babble); ``sm3 floor 1 gated`` is the default output since session 22.
+  babble); ``sm3 floor 1 gated`` is the default output since session 22;
+- ``reader R``: the default output (3-frame gain, gated floor) whose noise power is the chains'
+  residual read by the noise prior ``R`` (``--readers``: ``SamplerConfig.output_noise_prior``, the
+  default since session 24 with ``tiny-noise``), so noise priors are compared on the same chains.
 
     python benchmarks/output_variants.py --corpus data/corpus --prior tiny-av --snrs -5 5
     python benchmarks/output_variants.py --corpus data/corpus --prior tiny-ao --seconds 2.5 --against "G sm3"
     python benchmarks/output_variants.py --corpus data/corpus --prior tiny-ao --real data/real_speech --against "G sm3"
+    python benchmarks/output_variants.py --corpus data/corpus --prior tiny-ao --snrs -5 0 5 --seconds 2.5 \
+        --floors --readers tiny-noise runs/tiny-noise-synth/prior.pt --against "reader tiny-noise"
 
 Tune on ``valid`` only. Results: ``docs/sweep_sampler.md``.
 """
@@ -67,8 +72,8 @@ def main(argv=None):
 
     from udiffse_lite import metrics, spectral
     from udiffse_lite.evaluation import _load_prior, real_mixtures, validation_mixtures
-    from udiffse_lite.samplers import (SamplerConfig, _check_video, _output_noise, _video_features, _wiener_gain,
-                                       udiffse_plus)
+    from udiffse_lite.samplers import (SamplerConfig, _check_video, _output_noise, _output_noise_prior,
+                                       _video_features, _wiener_gain, denoised_noise_power, udiffse_plus)
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", required=True)
@@ -83,6 +88,10 @@ def main(argv=None):
                          "on a CPU without AMX-BF16 is several times slower than fp32)")
     ap.add_argument("--floors", nargs="*", type=float, default=[0.0, 0.5, 1.0, 1.5],
                     help="noise_floor values c of the 'sm3 floor c' outputs")
+    ap.add_argument("--readers", nargs="*", default=[],
+                    help="noise priors (names or prior.pt paths) whose reading of the residual makes a 'reader R' output")
+    ap.add_argument("--reader-t", nargs="*", type=float, default=[],
+                    help="the times t at which the readers read the residual (default: SamplerConfig's)")
     ap.add_argument("--against", default="G", help="the output the paired PESQ-WB differences are taken from")
     ap.add_argument("--real", default=None, help="a real-speech folder (python -m udiffse_lite real-speech): score "
                     "its mixtures with the corpus' test noises (evaluation.real_mixtures) instead of `valid`")
@@ -98,7 +107,10 @@ def main(argv=None):
     cfg = SamplerConfig(n_steps=30, n_samples=2)
     floors = {f"sm3 floor {c:g}": (c, None) for c in a.floors}
     floors.update({f"sm3 floor {c:g} gated": (c, SamplerConfig().noise_floor_gate) for c in a.floors if c > 0})
-    names = ["input", *VARIANTS, "G + 0.1 x", *LINEAR, *floors]
+    ts = a.reader_t or [SamplerConfig().output_noise_t]
+    readers = {f"reader {r}" + (f" t={t:g}" if len(ts) > 1 else ""): (_output_noise_prior(r, "cpu"), t)
+               for r in a.readers for t in ts}
+    names = ["input", *VARIANTS, "G + 0.1 x", *LINEAR, *floors, *readers]
     if a.against not in names:
         raise SystemExit(f"--against must be one of the outputs {names}, got {a.against!r}")
     rows, t0 = [], time.time()
@@ -124,6 +136,11 @@ def main(argv=None):
             Pn = _output_noise(V, X, SamplerConfig(noise_floor=c, noise_floor_gate=gate))
             outs[k] = spectral.to_wave(X * _wiener_gain(S.abs().pow(2).mean(0), Pn, SamplerConfig(gain_smooth=3))
                                        * NF[0], len(y)).numpy()
+        base_cfg = SamplerConfig()
+        for k, (reader, t) in readers.items():
+            Pn = denoised_noise_power(reader, X, S, t, info["nmf"].W.shape[-1])
+            outs[k] = spectral.to_wave(X * _wiener_gain(S.abs().pow(2).mean(0), _output_noise(Pn, X, base_cfg), base_cfg)
+                                       * NF[0], len(y)).numpy()
         r = {"snr": m["snr_db"], "noise": m["noise_type"]}
         for k, o in outs.items():
             r[k] = (metrics.si_sdr(o, m["s"]), metrics.pesq(o, m["s"], 16000, mode="wb"),
@@ -146,6 +163,14 @@ def main(argv=None):
             half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
             print(f"| {k} | {v[:, 0].mean():+.2f} | {v[:, 1].mean():.3f} | {v[:, 2].mean():.3f} | "
                   f"{d.mean():+.3f} +- {half:.3f} | {int((d > 0).sum())}/{len(d)} |")
+    if readers:  # where the noise priors differ: each noise type, every SNR
+        print(f"\n**by noise type** (SI-SDR dB / PESQ-WB / ESTOI, mean over the SNRs)\n")
+        print("| noise | " + " | ".join(["input", *readers]) + " |")
+        print("|---|" + "---|" * (1 + len(readers)))
+        for noise in sorted({r["noise"] for r in rows}):
+            sel = [r for r in rows if r["noise"] == noise]
+            cells = [" / ".join(f"{x:.2f}" for x in np.mean([r[k] for r in sel], 0)) for k in ["input", *readers]]
+            print(f"| {noise} | " + " | ".join(cells) + " |")
     return 0
 
 

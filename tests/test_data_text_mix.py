@@ -4,6 +4,7 @@ import os
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from udiffse_lite.data import (NOISE_TYPES, SNR_PRESETS, active_power, load_noise_folder, make_noise,
                                make_sentences, mix, normalise_text, snr_active)
@@ -115,3 +116,30 @@ def test_real_noise_folder_layouts(tmp_path):
     assert sorted(load_noise_folder(str(tmp_path / "ntcd"))) == ["babble", "cafe"]
     with pytest.raises(FileNotFoundError):
         load_noise_folder(str(tmp_path / "nothing"))
+
+
+def test_synth_noise_crops_are_fresh_deterministic_and_keep_each_type():
+    """SynthNoiseDataset (the noise-synth recipes' data): a pure function of (seed, epoch, index), a new
+    clip in each epoch, the types in turn at the library's level, each with its generator's colour."""
+    from udiffse_lite.data import SynthNoiseDataset
+
+    ds = SynthNoiseDataset(["white", "brown", "hum"], crop_samples=32640, seed=3, length=6)
+    a, b = ds[1], ds[1]
+    assert a["id"] == "brown-synth-0-1" and torch.equal(a["audio"], b["audio"])
+    assert a["audio"].shape == (32640,) and a["audio"].dtype == torch.float32
+    assert [ds[i]["id"].split("-")[0] for i in range(6)] == ["white", "brown", "hum"] * 2
+    assert not torch.equal(ds[1]["audio"], ds[4]["audio"])  # another index: another clip of the type
+    ds.set_epoch(1)
+    assert not torch.equal(ds[1]["audio"], a["audio"])  # another epoch: another clip
+    assert not torch.equal(SynthNoiseDataset(["brown"], seed=4)[0]["audio"], SynthNoiseDataset(["brown"], seed=3)[0]["audio"])
+    ds.set_epoch(0)
+    rms = float(ds[0]["audio"].pow(2).mean().sqrt())  # white: the library's RMS 0.1
+    assert 0.09 < rms < 0.11, rms
+    assert abs(_slope_db_per_octave(ds[0]["audio"].numpy())) < 1.0
+    assert abs(_slope_db_per_octave(ds[1]["audio"].numpy()) + 6) < 1.5  # brown: -6 dB per octave
+    with pytest.raises(ValueError, match="other than babble"):
+        SynthNoiseDataset(["babble"])
+    with pytest.raises(ValueError, match="other than babble"):
+        SynthNoiseDataset(["rain"])
+    with pytest.raises(ValueError, match="shorter than the crop"):
+        SynthNoiseDataset(["white"], clip_seconds=1.0)

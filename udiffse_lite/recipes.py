@@ -30,7 +30,9 @@ class Recipe:
         conditioning: ``"none"`` (audio-only) or ``"cross_attention"`` / ``"film"``.
         train: the :class:`~udiffse_lite.training.TrainConfig`.
         note: where the numbers come from and what the run costs.
-        data: ``"speech"`` (the corpus' utterances) or ``"noise"`` (its noise library: a noise prior).
+        data: ``"speech"`` (the corpus' utterances), ``"noise"`` (its noise library: a noise prior) or
+            ``"noise-synth"`` (a noise prior on clips generated afresh from the library's generators,
+            :class:`~udiffse_lite.data.SynthNoiseDataset`; validated on the library's held-out clips).
         net: overrides of the tier's :class:`~udiffse_lite.unet.UNetConfig` fields.
         noise_types: for ``data="noise"``, the noise types trained on (None: all); the others
             stay unseen, for the learned noise prior's failure signature.
@@ -212,6 +214,17 @@ RECIPES: dict[str, Recipe] = {
                              "weight: its t = 1 estimate is as good as the oracle Gaussian's, but its samples are "
                              "9 dB too loud and its score fails in UDiffSE's likelihood (docs/separation.md)",
                              data="noise", net={"precond": "edm"}, noise_types=NOISE_PRIOR_TYPES),
+    "tiny-noise-synth": Recipe("tiny", "none", _tc(**{**_NOISE, "steps": 4000, "lr_warmup": 100}),
+                               "tiny-noise continued (--init-from) on noise generated afresh at every draw from "
+                               "the library's train-split generators (the same six types) instead of its 2 x 10 s "
+                               "stored clips per type: for the output filter's noise reading "
+                               "(SamplerConfig.output_noise_prior)",
+                               data="noise-synth", noise_types=NOISE_PRIOR_TYPES),
+    "tiny-noise-synth7": Recipe("tiny", "none", _tc(**{**_NOISE, "steps": 2000, "lr_warmup": 100}),
+                                "tiny-noise-synth continued (--init-from) with clatter's train-split generator "
+                                "added (every type but babble, which is speech): for the output filter's reading "
+                                "of noise the six-type prior never heard",
+                                data="noise-synth", noise_types=(*NOISE_PRIOR_TYPES, "clatter")),
     "colab-noise": Recipe("colab", "none", _tc(batch_size=8, crop_frames=256, lr=1e-4, steps=6000, ema_decay=0.999,
                                                amp="native", lr_warmup=200, lr_decay="cosine", val_every=1000,
                                                ckpt_every=500),
@@ -333,7 +346,7 @@ def train_from_args(args) -> dict:
     except ImportError as e:  # the data package is written alongside this one
         raise ValueError(f"udiffse_lite.data.CropDataset is not available ({e}); build the corpus first") from e
     feats = features if recipe.audio_visual else None
-    if recipe.data == "noise":
+    if recipe.data in ("noise", "noise-synth"):
         rows = noise_rows(args.corpus, "train")
         if recipe.noise_types is not None:
             rows = [r for r in rows if r["type"] in recipe.noise_types]
@@ -341,7 +354,12 @@ def train_from_args(args) -> dict:
                 raise ValueError(f"the noise library of {args.corpus} has none of the types {recipe.noise_types}")
         # one clip per noise type is held out for the validation loss (the test clips stay for tables)
         held = {r["id"] for r in rows if r["id"].endswith("_2")}
-        train_set = CropDataset(rows=[r for r in rows if r["id"] not in held], split="train", seed=tcfg.seed)
+        if recipe.data == "noise-synth":
+            from .data.datasets import SynthNoiseDataset
+
+            train_set = SynthNoiseDataset(sorted({r["type"] for r in rows}), seed=tcfg.seed)
+        else:
+            train_set = CropDataset(rows=[r for r in rows if r["id"] not in held], split="train", seed=tcfg.seed)
         val_set = CropDataset(rows=[r for r in rows if r["id"] in held], split="valid", seed=tcfg.seed) if held else None
     else:
         train_set = CropDataset(args.corpus, split="train", features=feats, seed=tcfg.seed)
@@ -358,7 +376,7 @@ def train_from_args(args) -> dict:
         print(f"initialised {loaded} tensors from {args.init_from}; the rest (video blocks) are new")
     out = Path(args.out)
     meta = {"recipe": args.config, "data": {"corpus": str(args.corpus), "features": features, "kind": recipe.data},
-            **({"noise_types": list(recipe.noise_types)} if recipe.data == "noise" and recipe.noise_types else {}),
+            **({"noise_types": list(recipe.noise_types)} if recipe.data != "speech" and recipe.noise_types else {}),
             "note": recipe.note}
     trainer = Trainer(net, train_set, tcfg, val_set=val_set, out_dir=out, device=args.device, meta=meta)
     last = out / "last.pt"

@@ -179,6 +179,58 @@ class CropDataset(_Base):
         return item
 
 
+class SynthNoiseDataset(torch.utils.data.Dataset):
+    """Training crops of noise generated afresh from the noise library's generators
+    (:func:`udiffse_lite.data.noise.make_noise`, the ``train`` split's parameter ranges), so a noise
+    prior sees a new clip of each type at every draw instead of the library's few stored clips.
+
+    Item ``i`` of epoch ``e`` is a deterministic function of ``(seed, e, i)``: type ``types[i % len(types)]``,
+    a ``clip_seconds`` clip at the library's level (RMS 0.1, peak <= 0.95, as the corpus writes it),
+    and a random ``crop_samples`` crop of it (a clip longer than the crop keeps the slow structure of
+    traffic and ventilation that a crop-length clip would cut short).
+
+    Args:
+        types: noise types (babble is refused: it needs voices, and a noise prior holds it out).
+        length: items per epoch.
+
+    Items:
+        ``{"audio": (crop_samples,) float32, "id": "<type>-synth-<epoch>-<i>"}``.
+
+    Notebook: 12_two_priors.ipynb
+    """
+
+    def __init__(self, types, crop_samples=CROP_SAMPLES, seed=0, length=600, clip_seconds=6.0):
+        from .noise import NOISE_TYPES
+
+        types = list(types)
+        bad = [k for k in types if k not in NOISE_TYPES or k == "babble"]
+        if not types or bad:
+            raise ValueError(f"types must be noise types other than babble from {NOISE_TYPES}, got {types}")
+        if crop_samples <= 0 or length <= 0:
+            raise ValueError(f"crop_samples and length must be positive, got {crop_samples} and {length}")
+        if clip_seconds * SR < crop_samples:
+            raise ValueError(f"clip_seconds {clip_seconds} is shorter than the crop ({crop_samples / SR:.2f} s)")
+        self.types, self.crop_samples, self.seed, self.length = types, crop_samples, seed, length
+        self.clip_samples, self.epoch = int(clip_seconds * SR), 0
+
+    def __len__(self) -> int:
+        return self.length
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __getitem__(self, i: int) -> dict:
+        from .noise import make_noise
+
+        kind = self.types[i % len(self.types)]
+        rng = np.random.default_rng([self.seed, self.epoch, i, 7919])
+        y = 0.1 * make_noise(kind, self.clip_samples, rng, "train")
+        y = y * min(1.0, 0.95 / max(float(np.abs(y).max()), 1e-12))
+        a = int(rng.integers(0, self.clip_samples - self.crop_samples + 1))
+        seg = np.ascontiguousarray(y[a:a + self.crop_samples], dtype=np.float32)
+        return {"audio": torch.from_numpy(seg), "id": f"{kind}-synth-{self.epoch}-{i}"}
+
+
 class UtteranceDataset(_Base):
     """Whole utterances for evaluation (batch size 1, or your own padding collate).
 
