@@ -2,9 +2,10 @@
 and against the audio-only prior, on the same validation mixtures, with paired intervals.
 
     python benchmarks/av_control.py --corpus data/corpus --av tiny-av [--ao tiny-ao] \
-        [--guidance 1 2] [--snrs -5 5] [--seconds 2.5] [--split valid] [--per-condition 1] [--seed 0]
+        [--guidance 1 2] [--guidance-interval 0:1 0:0.3] [--snrs -5 5] [--seconds 2.5] [--split valid] \
+        [--per-condition 1] [--seed 0]
 
-UDiffSE+ (30 steps, 2 chains, bf16) on the `valid` split x every test-noise type x SNR
+UDiffSE+ (30 steps, 2 chains, precision auto) on the `valid` split x every test-noise type x SNR
 (``--per-condition`` utterances per cell; ``--seed`` re-draws each mixture's noise clip and offset,
 the utterances stay the same). Prints
 the mean SI-SDR / PESQ-WB / ESTOI gains of every row and the paired differences (true - wrong,
@@ -23,9 +24,9 @@ from udiffse_lite.evaluation import _load_prior, score_mixtures, validation_mixt
 from udiffse_lite.metrics import paired_gain
 
 
-def paired(a, b) -> str:
+def paired(a, b, digits: int = 2) -> str:
     m, half = paired_gain(a, b)
-    return f"{m:+.2f} +- {half:.2f}"
+    return f"{m:+.{digits}f} +- {half:.{digits}f}"
 
 
 def main(argv=None):
@@ -34,6 +35,9 @@ def main(argv=None):
     ap.add_argument("--av", action="append", required=True, help="AV prior(s): a name or a prior.pt")
     ap.add_argument("--ao", default="tiny-ao")
     ap.add_argument("--guidance", nargs="+", type=float, default=[1.0])
+    ap.add_argument("--guidance-interval", nargs="+", default=["0:1"], metavar="LO:HI",
+                    help="guidance only at diffusion times LO < t <= HI (SamplerConfig.guidance_interval); several "
+                         "values add rows, and the true lips of each are compared with the first value's")
     ap.add_argument("--snrs", nargs="+", type=float, default=[-5, 5])
     ap.add_argument("--seconds", type=float, default=2.5)
     ap.add_argument("--split", default="valid", help="valid (tune here) or a test split (the issue's targets "
@@ -41,32 +45,51 @@ def main(argv=None):
     ap.add_argument("--per-condition", type=int, default=1, help="utterances per (noise type, SNR) cell")
     ap.add_argument("--seed", type=int, default=0, help="seeds each mixture's noise clip and offset (the same utterances)")
     args = ap.parse_args(argv)
+    try:
+        intervals = [tuple(float(x) for x in g.split(":")) for g in args.guidance_interval]
+        assert all(len(g) == 2 for g in intervals)
+    except (ValueError, AssertionError):
+        ap.error(f"--guidance-interval takes LO:HI pairs such as 0:1 or 0:0.3, got {args.guidance_interval}")
     if args.per_condition < 1:
         ap.error(f"--per-condition must be >= 1, got {args.per_condition}")
     mixes = validation_mixtures(args.corpus, snrs=tuple(args.snrs), seconds=args.seconds, split=args.split,
                                 per_condition=args.per_condition, seed=args.seed)
     kw = dict(n_steps=30, n_samples=2, precision="auto")
     print(f"{len(mixes)} mixtures of {args.split} ({args.seconds} s, SNRs {args.snrs}), UDiffSE+ 30 steps x 2 chains\n")
-    print("| prior | video | guidance | SI-SDR gain (dB) | PESQ-WB gain | ESTOI gain |")
-    print("|---|---|---:|---:|---:|---:|")
+    print("| prior | video | guidance | guided t | SI-SDR gain (dB) | PESQ-WB gain | ESTOI gain |")
+    print("|---|---|---:|---:|---:|---:|---:|")
     ao = score_mixtures(_load_prior(args.ao, "cpu"), mixes, video="none", **kw)
-    print(f"| {args.ao} | - | - | {ao['si_sdr']:+.2f} | {ao['pesq']:+.3f} | {ao['estoi']:+.3f} |", flush=True)
-    pairs = []
+    print(f"| {args.ao} | - | - | - | {ao['si_sdr']:+.2f} | {ao['pesq']:+.3f} | {ao['estoi']:+.3f} |", flush=True)
+    pairs, interval = [], []
     for name in args.av:
         prior = _load_prior(name, "cpu")
         for w in args.guidance:
-            res = {}
-            for video in ("true", "wrong") + (("none",) if w == 1.0 else ()):
-                r = score_mixtures(prior, mixes, video=video, guidance=None if w == 1.0 else w, **kw)
-                res[video] = r
-                print(f"| {name} | {video} | {w:g} | {r['si_sdr']:+.2f} | {r['pesq']:+.3f} | {r['estoi']:+.3f} |",
-                      flush=True)
-            pairs.append((name, w, paired(res["wrong"]["per_mixture"], res["true"]["per_mixture"]),
-                          paired(ao["per_mixture"], res["true"]["per_mixture"])))
-    print("\n| prior | guidance | true - wrong lips (dB, paired 95 %) | AV true - AO (dB, paired 95 %) |")
-    print("|---|---:|---:|---:|")
-    for name, w, tw, ta in pairs:
-        print(f"| {name} | {w:g} | {tw} | {ta} |")
+            first = None
+            for gi in intervals if w != 1.0 else [(0.0, 1.0)]:
+                res = {}
+                for video in ("true", "wrong") + (("none",) if w == 1.0 else ()):
+                    r = score_mixtures(prior, mixes, video=video, guidance=None if w == 1.0 else w,
+                                       guidance_interval=gi, **kw)
+                    res[video] = r
+                    print(f"| {name} | {video} | {w:g} | {gi[0]:g}-{gi[1]:g} | {r['si_sdr']:+.2f} | {r['pesq']:+.3f} "
+                          f"| {r['estoi']:+.3f} |", flush=True)
+                pairs.append((name, w, gi, paired(res["wrong"]["per_mixture"], res["true"]["per_mixture"]),
+                              paired(ao["per_mixture"], res["true"]["per_mixture"])))
+                if first is None:
+                    first = res["true"]
+                else:
+                    interval.append((name, w, gi, paired(first["per_mixture"], res["true"]["per_mixture"]),
+                                     paired(first["per_mixture_pesq"], res["true"]["per_mixture_pesq"], 3)))
+    print("\n| prior | guidance | guided t | true - wrong lips (dB, paired 95 %) | AV true - AO (dB, paired 95 %) |")
+    print("|---|---:|---:|---:|---:|")
+    for name, w, gi, tw, ta in pairs:
+        print(f"| {name} | {w:g} | {gi[0]:g}-{gi[1]:g} | {tw} | {ta} |")
+    if interval:
+        print(f"\n| prior | guidance | guided t | true lips: SI-SDR - t in {args.guidance_interval[0]} "
+              "(dB, paired 95 %) | PESQ-WB - the same (paired 95 %) |")
+        print("|---|---:|---:|---:|---:|")
+        for name, w, gi, ds, dp in interval:
+            print(f"| {name} | {w:g} | {gi[0]:g}-{gi[1]:g} | {ds} | {dp} |")
 
 
 if __name__ == "__main__":

@@ -76,3 +76,30 @@ def test_presets_guide_the_av_prior_as_documented(av, monkeypatch, preset, want)
     seen.clear()
     ul.enhance(ex["x"][:L], ex["sr"], prior=av, preset=preset, n_steps=2, n_samples=1, seed=0)  # no video
     assert seen and set(seen) == {None}
+
+
+def test_guidance_interval_guides_only_inside_it(av, monkeypatch):
+    """guidance_interval = (lo, hi): the steps at lo < t <= hi run the guided score (w = 4), the others the
+    plain conditional one (one forward); (0, 1) guides every step; a bad interval is refused up front."""
+    seen = []
+    real = av.score
+
+    def spy(s_t, t, video=None, guidance=None):
+        seen.append((float(t), guidance))
+        return real(s_t, t, video, guidance=guidance)
+
+    monkeypatch.setattr(av, "score", spy)
+    ex = noisy_example("matched-1", noise="white", snr_db=5.0, seed=0)
+    L = 8000
+    lips = ex["lips"][:spectral.expected_video_frames(L)]
+    for lo, hi in ((0.0, 1.0), (0.5, 1.0), (0.0, 0.5)):
+        seen.clear()
+        ul.enhance(ex["x"][:L], ex["sr"], prior=av, video=lips, n_steps=6, n_samples=1, seed=0,
+                   guidance_interval=(lo, hi))
+        inside = {g for t, g in seen if lo < t <= hi}
+        outside = {g for t, g in seen if not lo < t <= hi}
+        assert inside == {4.0} and outside == (set() if (lo, hi) == (0.0, 1.0) else {None})
+    assert any(t <= 0.5 for t, _ in seen) and any(t > 0.5 for t, _ in seen)
+    for bad in ((-0.1, 1.0), (0.5, 0.5), (0.0, 1.5), (0.0, float("nan")), (0.3,)):
+        with pytest.raises(ValueError, match="guidance_interval"):
+            ul.SamplerConfig(guidance_interval=bad)

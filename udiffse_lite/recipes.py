@@ -373,7 +373,9 @@ def train_from_args(args) -> dict:
     net = build_net(recipe, video_dim, seed=tcfg.seed)
     if getattr(args, "init_from", None) and not args.resume:
         loaded = warm_start(net, args.init_from)
-        print(f"initialised {loaded} tensors from {args.init_from}; the rest (video blocks) are new")
+        fresh = len(net.state_dict()) - loaded
+        print(f"initialised {loaded} tensors from {args.init_from}; "
+              + (f"{fresh} (the video blocks) keep their fresh init" if fresh else "none is new"))
     out = Path(args.out)
     meta = {"recipe": args.config, "data": {"corpus": str(args.corpus), "features": features, "kind": recipe.data},
             **({"noise_types": list(recipe.noise_types)} if recipe.data != "speech" and recipe.noise_types else {}),
