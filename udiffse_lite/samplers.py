@@ -130,8 +130,10 @@ class SamplerConfig:
     guidance_interval: tuple[float, float] = (0.0, 1.0)  # guidance only at diffusion times lo < t <= hi; outside
     # it the plain conditional score (w = 1, one forward per call). Guiding only the large-t steps (a guidance
     # interval, Kynkaanniemi et al. 2024), t > 0.3 / 0.6 on 16 validation mixtures: true lips -0.27 / -0.40 dB
-    # SI-SDR, PESQ-WB +0.011 / 0.000, and true - wrong lips falls from +2.54 to +0.72 / +0.21 dB: the lips act
-    # through the guided small-t steps (docs/sweep_sampler.md, session 26). Ignored without video or guidance.
+    # SI-SDR, PESQ-WB +0.011 / 0.000, and true - wrong lips falls from +2.54 to +0.72 / +0.21 dB; only t <= 0.3:
+    # -0.15 dB, -0.016 PESQ-WB, true - wrong +0.65; only t <= 0.5: the same as every step (+0.01 dB, true - wrong
+    # +2.38) for fewer guided calls, one draw so far (docs/sweep_sampler.md, session 26). Ignored without video or
+    # guidance.
 
     @classmethod
     def reference(cls, **overrides) -> "SamplerConfig":
