@@ -22,6 +22,7 @@ import numpy as np
 
 from udiffse_lite.evaluation import _load_prior, score_mixtures, validation_mixtures
 from udiffse_lite.metrics import paired_gain
+from udiffse_lite.samplers import SamplerConfig
 
 
 def paired(a, b, digits: int = 2) -> str:
@@ -45,11 +46,13 @@ def main(argv=None):
     ap.add_argument("--per-condition", type=int, default=1, help="utterances per (noise type, SNR) cell")
     ap.add_argument("--seed", type=int, default=0, help="seeds each mixture's noise clip and offset (the same utterances)")
     args = ap.parse_args(argv)
-    try:
+    try:  # every interval checked before the first (minutes-long) row
         intervals = [tuple(float(x) for x in g.split(":")) for g in args.guidance_interval]
-        assert all(len(g) == 2 for g in intervals)
-    except (ValueError, AssertionError):
-        ap.error(f"--guidance-interval takes LO:HI pairs such as 0:1 or 0:0.3, got {args.guidance_interval}")
+        for gi in intervals:
+            SamplerConfig(guidance_interval=gi)
+    except ValueError as e:
+        ap.error(f"--guidance-interval takes LO:HI pairs with 0 <= LO < HI <= 1, such as 0:1 or 0:0.5, "
+                 f"got {args.guidance_interval} ({e})")
     if args.per_condition < 1:
         ap.error(f"--per-condition must be >= 1, got {args.per_condition}")
     mixes = validation_mixtures(args.corpus, snrs=tuple(args.snrs), seconds=args.seconds, split=args.split,

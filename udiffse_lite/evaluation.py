@@ -417,7 +417,8 @@ def score_mixtures(prior, mixtures: list[dict], *, video: str = "none", seed: in
             pg.append(metrics.pesq(y, m["s"], 16000, mode="wb") - metrics.pesq(m["x"], m["s"], 16000, mode="wb"))
             eg.append(metrics.estoi(y, m["s"], 16000) - metrics.estoi(m["x"], m["s"], 16000))
     return {"si_sdr": float(np.mean(gains)), "pesq": float(np.mean(pg)) if pg else float("nan"),
-            "estoi": float(np.mean(eg)) if eg else float("nan"), "per_mixture": gains, "per_mixture_pesq": pg, "rtf": wall / dur}
+            "estoi": float(np.mean(eg)) if eg else float("nan"), "per_mixture": gains,
+            "per_mixture_pesq": pg, "rtf": wall / dur}
 
 
 @torch.no_grad()
