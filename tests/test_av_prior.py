@@ -59,23 +59,32 @@ def test_guidance_runs_both_halves_in_one_batch(av):
 
 @pytest.mark.parametrize("preset, want", [("default", 4.0), ("best", 4.0), ("fast", 1.0), ("reference", None)])
 def test_presets_guide_the_av_prior_as_documented(av, monkeypatch, preset, want):
-    """The default (and best) presets use guidance 4 with lips; fast and reference run one forward."""
+    """The default (and best) presets guide with weight 4: at 30 steps and more only at t <= 0.5 (the
+    plain conditional score, one forward, above), at fewer steps at every step; fast and reference run
+    one forward at every step; without lips nothing is guided."""
     seen = []
     real = av.score
 
     def spy(s_t, t, video=None, guidance=None):
-        seen.append(guidance)
+        seen.append((float(t), guidance))
         return real(s_t, t, video, guidance=guidance)
 
     monkeypatch.setattr(av, "score", spy)
     ex = noisy_example("matched-1", noise="white", snr_db=5.0, seed=0)
-    L = 8000
-    ul.enhance(ex["x"][:L], ex["sr"], prior=av, video=ex["lips"][:spectral.expected_video_frames(L)],
-               preset=preset, n_steps=2, n_samples=1, seed=0)
-    assert seen and set(seen) == {want}
+    L = 4000
+    lips = ex["lips"][:spectral.expected_video_frames(L)]
+    for n_steps in (4, 30):
+        seen.clear()
+        ul.enhance(ex["x"][:L], ex["sr"], prior=av, video=lips, preset=preset, n_steps=n_steps, n_samples=1, seed=0)
+        assert len(seen) == 2 * n_steps and any(t > 0.5 for t, _ in seen) and any(t <= 0.5 for t, _ in seen)
+        if want == 4.0:
+            above = {g for t, g in seen if t > 0.5}
+            assert {g for t, g in seen if t <= 0.5} == {4.0} and above == ({None} if n_steps >= 30 else {4.0})
+        else:  # w = 1 inside the interval and None outside both mean the plain conditional score, one forward
+            assert {g for _, g in seen} <= {want, None} and {g for t, g in seen if t <= 0.5} == {want}
     seen.clear()
-    ul.enhance(ex["x"][:L], ex["sr"], prior=av, preset=preset, n_steps=2, n_samples=1, seed=0)  # no video
-    assert seen and set(seen) == {None}
+    ul.enhance(ex["x"][:L], ex["sr"], prior=av, preset=preset, n_steps=4, n_samples=1, seed=0)  # no video
+    assert seen and {g for _, g in seen} == {None}
 
 
 def test_guidance_interval_guides_only_inside_it(av, monkeypatch):
@@ -100,6 +109,11 @@ def test_guidance_interval_guides_only_inside_it(av, monkeypatch):
         outside = {g for t, g in seen if not lo < t <= hi}
         assert inside == {4.0} and outside == (set() if (lo, hi) == (0.0, 1.0) else {None})
     assert any(t <= 0.5 for t, _ in seen) and any(t > 0.5 for t, _ in seen)
-    for bad in ((-0.1, 1.0), (0.5, 0.5), (0.0, 1.5), (0.0, float("nan")), (0.3,)):
+    # the default (None): t <= 0.5 from GUIDANCE_INTERVAL_MIN_STEPS steps on, every step below
+    n_min = ul.samplers.GUIDANCE_INTERVAL_MIN_STEPS
+    assert ul.SamplerConfig(n_steps=n_min).guided_times == (0.0, 0.5)
+    assert ul.SamplerConfig(n_steps=n_min - 1).guided_times == (0.0, 1.0)
+    assert ul.SamplerConfig(n_steps=8, guidance_interval=(0.2, 0.9)).guided_times == (0.2, 0.9)
+    for bad in ((-0.1, 1.0), (0.5, 0.5), (0.0, 1.5), (0.0, float("nan")), (0.3,), "0:1"):
         with pytest.raises(ValueError, match="guidance_interval"):
             ul.SamplerConfig(guidance_interval=bad)

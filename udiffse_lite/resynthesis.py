@@ -89,7 +89,8 @@ def resynthesize(y, sr: int, *, lips=None, prior=None, encoder=None, n_steps: in
 
     sr_in = check_sample_rate(sr)
     y = check_waveform(y, "audio", min_samples=math.ceil(spectral.N_FFT * sr_in / spectral.SR))
-    cfg = SamplerConfig(n_steps=n_steps, n_samples=n_samples, guidance=guidance)
+    # guidance, where allowed, at every step: the enhancement default (t <= 0.5 only) was measured for enhancement
+    cfg = SamplerConfig(n_steps=n_steps, n_samples=n_samples, guidance=guidance, guidance_interval=(0.0, 1.0))
     if phase not in PHASES:
         raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
     if magnitude not in MAGNITUDES:
