@@ -69,6 +69,7 @@ def main(argv=None):
     def label(gi):
         lo, hi = guided_times(gi, args.steps)
         return f"{lo:g}-{hi:g}" if gi is not None else f"auto ({lo:g}-{hi:g})"
+
     print(f"{len(mixes)} mixtures of {args.split} ({args.seconds} s, SNRs {args.snrs}), UDiffSE+ {args.steps} steps "
           f"x {args.chains} chains\n")
     print("| prior | video | guidance | guided t | SI-SDR gain (dB) | PESQ-WB gain | ESTOI gain |")
@@ -100,7 +101,7 @@ def main(argv=None):
     for name, w, gi, tw, ta in pairs:
         print(f"| {name} | {w:g} | {label(gi)} | {tw} | {ta} |")
     if interval:
-        print(f"\n| prior | guidance | guided t | true lips: SI-SDR - t in {args.guidance_interval[0]} "
+        print(f"\n| prior | guidance | guided t | true lips: SI-SDR - t in {label(intervals[0])} "
               "(dB, paired 95 %) | PESQ-WB - the same (paired 95 %) |")
         print("|---|---:|---:|---:|---:|")
         for name, w, gi, ds, dp in interval:

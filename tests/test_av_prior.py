@@ -12,6 +12,20 @@ def av():
     return ul.load_pretrained("tiny-av")
 
 
+@pytest.fixture
+def guidance_seen(av, monkeypatch):
+    """Records ``(t, guidance)`` of every score call of the AV prior (the real score still runs)."""
+    seen = []
+    real = av.score
+
+    def spy(s_t, t, video=None, guidance=None):
+        seen.append((float(t), guidance))
+        return real(s_t, t, video, guidance=guidance)
+
+    monkeypatch.setattr(av, "score", spy)
+    return seen
+
+
 def _wrong_lips(lips_other: np.ndarray, n: int) -> np.ndarray:
     return np.resize(lips_other, (n, *lips_other.shape[1:]))
 
@@ -58,18 +72,11 @@ def test_guidance_runs_both_halves_in_one_batch(av):
 
 
 @pytest.mark.parametrize("preset, want", [("default", 4.0), ("best", 4.0), ("fast", 1.0), ("reference", None)])
-def test_presets_guide_the_av_prior_as_documented(av, monkeypatch, preset, want):
+def test_presets_guide_the_av_prior_as_documented(av, guidance_seen, preset, want):
     """The default (and best) presets guide with weight 4: at 30 steps and more only at t <= 0.5 (the
     plain conditional score, one forward, above), at fewer steps at every step; fast and reference run
     one forward at every step; without lips nothing is guided."""
-    seen = []
-    real = av.score
-
-    def spy(s_t, t, video=None, guidance=None):
-        seen.append((float(t), guidance))
-        return real(s_t, t, video, guidance=guidance)
-
-    monkeypatch.setattr(av, "score", spy)
+    seen = guidance_seen
     ex = noisy_example("matched-1", noise="white", snr_db=5.0, seed=0)
     L = 4000
     lips = ex["lips"][:spectral.expected_video_frames(L)]
@@ -87,17 +94,10 @@ def test_presets_guide_the_av_prior_as_documented(av, monkeypatch, preset, want)
     assert seen and {g for _, g in seen} == {None}
 
 
-def test_guidance_interval_guides_only_inside_it(av, monkeypatch):
+def test_guidance_interval_guides_only_inside_it(av, guidance_seen):
     """guidance_interval = (lo, hi): the steps at lo < t <= hi run the guided score (w = 4), the others the
     plain conditional one (one forward); (0, 1) guides every step; a bad interval is refused up front."""
-    seen = []
-    real = av.score
-
-    def spy(s_t, t, video=None, guidance=None):
-        seen.append((float(t), guidance))
-        return real(s_t, t, video, guidance=guidance)
-
-    monkeypatch.setattr(av, "score", spy)
+    seen = guidance_seen
     ex = noisy_example("matched-1", noise="white", snr_db=5.0, seed=0)
     L = 8000
     lips = ex["lips"][:spectral.expected_video_frames(L)]
