@@ -22,7 +22,7 @@ import numpy as np
 
 from udiffse_lite.evaluation import _load_prior, score_mixtures, validation_mixtures
 from udiffse_lite.metrics import paired_gain
-from udiffse_lite.samplers import SamplerConfig, guided_times
+from udiffse_lite.samplers import SamplerConfig, guided_times, parse_guidance_interval
 
 
 def paired(a, b, digits: int = 2) -> str:
@@ -50,9 +50,7 @@ def main(argv=None):
     ap.add_argument("--chains", type=int, default=2, help="UDiffSE+ chains (the default preset's 2)")
     args = ap.parse_args(argv)
     try:  # every interval checked before the first (minutes-long) row
-        intervals = [None if g == "auto" else tuple(float(x) for x in g.split(":")) for g in args.guidance_interval]
-        for gi in intervals:
-            SamplerConfig(guidance_interval=gi)
+        intervals = [parse_guidance_interval(g) for g in args.guidance_interval]
     except ValueError as e:
         ap.error(f"--guidance-interval takes auto or LO:HI pairs with 0 <= LO < HI <= 1, such as 0:1 or 0:0.5, "
                  f"got {args.guidance_interval} ({e})")

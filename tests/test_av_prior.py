@@ -117,3 +117,34 @@ def test_guidance_interval_guides_only_inside_it(av, guidance_seen):
     for bad in ((-0.1, 1.0), (0.5, 0.5), (0.0, 1.5), (0.0, float("nan")), (0.3,), "0:1"):
         with pytest.raises(ValueError, match="guidance_interval"):
             ul.SamplerConfig(guidance_interval=bad)
+    # the benchmarks' --guidance-interval: auto is the rule, LO:HI an interval, anything else refused
+    assert ul.samplers.parse_guidance_interval("auto") is None
+    assert ul.samplers.parse_guidance_interval("0:0.5") == (0.0, 0.5)
+    for bad in ("a:b", "0.5", "0.6:0.2", "0:1:2"):
+        with pytest.raises(ValueError, match="guidance_interval"):
+            ul.samplers.parse_guidance_interval(bad)
+
+
+
+@pytest.mark.parametrize("coupling", ["score", "dps"])
+def test_separation_guides_by_the_same_rule(av, guidance_seen, coupling):
+    """separate(guidance=w) guides as enhance does: every step below 30 steps, only t <= 0.5 from 30 on, an
+    explicit interval wins; both couplings; a bad interval is refused before any network call."""
+    seen = guidance_seen
+    a, b = noisy_example("matched-1"), noisy_example("mismatched-1")
+    L = 4000
+    n_v = spectral.expected_video_frames(L)
+    x = a["s"][:L] + b["s"][:L]
+    lips = [a["lips"][:n_v], b["lips"][:n_v]]
+    for n_steps, interval, guided in ((6, None, (0.0, 1.0)), (30, None, (0.0, 0.5)), (6, (0.0, 0.5), (0.0, 0.5))):
+        seen.clear()
+        ul.separate(x, 16000, lips=lips, prior=av, n_steps=n_steps, n_samples=1, guidance=2.0,
+                    guidance_interval=interval, coupling=coupling)
+        lo, hi = guided
+        assert len({t for t, _ in seen}) == n_steps
+        assert {g for t, g in seen if lo < t <= hi} == {2.0}
+        assert {g for t, g in seen if not lo < t <= hi} == (set() if guided == (0.0, 1.0) else {None})
+    seen.clear()
+    with pytest.raises(ValueError, match="guidance_interval"):
+        ul.separate(x, 16000, lips=lips, prior=av, guidance=2.0, guidance_interval=(0.5, 0.2), coupling=coupling)
+    assert not seen

@@ -155,13 +155,7 @@ class SamplerConfig:
             raise ValueError(f"lam must be a finite number >= 0, got {self.lam}")
         if self.guidance is not None and not (math.isfinite(self.guidance) and self.guidance >= 0):
             raise ValueError(f"guidance must be a finite number >= 0 (1 = no guidance), got {self.guidance}")
-        if self.guidance_interval is not None:
-            gi = tuple(self.guidance_interval) if isinstance(self.guidance_interval, (tuple, list)) else ()
-            if len(gi) != 2 or not all(isinstance(x, (int, float)) and math.isfinite(x) for x in gi) \
-                    or not 0.0 <= gi[0] < gi[1] <= 1.0:
-                raise ValueError(f"guidance_interval must be (lo, hi) with 0 <= lo < hi <= 1 (guidance at diffusion "
-                                 f"times lo < t <= hi; (0, 1): every step; None: the default rule), got "
-                                 f"{self.guidance_interval!r}")
+        check_guidance_interval(self.guidance_interval)
         if self.snr is not None and not (math.isfinite(self.snr) and self.snr > 0):
             raise ValueError(f"snr must be a finite number > 0, got {self.snr}")
         if self.schedule not in SCHEDULES:
@@ -238,11 +232,35 @@ def guided_times(interval: tuple[float, float] | None, n_steps: int) -> tuple[fl
     wrong lips +2.38 / +2.55 against +2.54 / +2.72 dB at 30 steps x 2 chains (two noise draws), +2.14
     against +2.66 at 16 x 1, +0.72 against +1.59 at 8 x 1. Hence the interval only where it was measured
     to keep the gap, from the default preset's 30 steps on (docs/sweep_sampler.md, sessions 26-27; guiding
-    only t > 0.3 or only t <= 0.3 loses 0.15-0.4 dB at 30 steps).
+    only t > 0.3 or only t <= 0.3 loses 0.15-0.4 dB at 30 steps). Separation follows the same rule
+    (:func:`~udiffse_lite.separation.separate`; six validation mixtures at w = 2 and 3: the true lips
+    within 0.1 dB, true - swapped lips 0.3 dB lower, 25 % less time; docs/separation.md section 9).
     """
     if interval is not None:
         return (float(interval[0]), float(interval[1]))
     return (0.0, 0.5) if n_steps >= GUIDANCE_INTERVAL_MIN_STEPS else (0.0, 1.0)
+
+
+def check_guidance_interval(interval) -> None:
+    """Refuse a guidance interval that is not None or ``(lo, hi)`` with ``0 <= lo < hi <= 1``."""
+    if interval is None:
+        return
+    gi = tuple(interval) if isinstance(interval, (tuple, list)) else ()
+    if len(gi) != 2 or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+                               for x in gi) or not 0.0 <= gi[0] < gi[1] <= 1.0:
+        raise ValueError(f"guidance_interval must be (lo, hi) with 0 <= lo < hi <= 1 (guidance at diffusion "
+                         f"times lo < t <= hi; (0, 1): every step; None: the default rule), got {interval!r}")
+
+
+def parse_guidance_interval(text: str) -> tuple[float, float] | None:
+    """``"auto"`` -> None (the rule of :func:`guided_times`), ``"LO:HI"`` -> ``(LO, HI)``, checked (the
+    benchmarks' ``--guidance-interval``)."""
+    try:
+        gi = None if text == "auto" else tuple(float(x) for x in text.split(":"))
+    except ValueError:
+        gi = text
+    check_guidance_interval(gi)
+    return gi
 
 
 def corrector_snr(snr: float | None, n_steps: int) -> float:
@@ -1164,7 +1182,8 @@ def _two_prior_method(prior, noise_prior, zeta, coupling="dps"):
             if cfg.lam is None:  # the learned noise prior's calibrated weight (TWO_PRIOR_LAM), not the exact 1
                 cfg = replace(cfg, lam=TWO_PRIOR_LAM)
             return udiffse_plus_two_priors(prior, X, noise_prior, cfg=cfg, video=video, generator=generator)
-        dcfg = DPSConfig(n_steps=cfg.n_steps, n_samples=cfg.n_samples, guidance=cfg.guidance, **extra)
+        dcfg = DPSConfig(n_steps=cfg.n_steps, n_samples=cfg.n_samples, guidance=cfg.guidance,
+                         guidance_interval=cfg.guidance_interval, **extra)
         states = dps_sample([prior, noise_prior], X, videos=[video, None], cfg=dcfg, nf=nf, generator=generator)
         return wiener_masks(states)[0] * X
 

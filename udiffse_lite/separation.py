@@ -41,6 +41,7 @@ from dataclasses import dataclass
 import torch
 
 from . import spectral
+from .samplers import check_guidance_interval, corrector_snr, guided_times, pseudo_likelihood_grad
 from .sde import complex_randn
 
 DOMAINS = ("complex", "magnitude")
@@ -59,6 +60,8 @@ class DPSConfig:
     # at 30 steps in the Gaussian check (benchmarks/dps_gaussian.py; the paper's 0.5 needs ~100 steps)
     domain: str = "magnitude"  # "magnitude" (the paper's) or "complex"
     guidance: float | None = None  # classifier-free guidance weight of AV speech priors
+    guidance_interval: tuple[float, float] | None = None  # guidance only at lo < t <= hi; None: the rule of
+    # :func:`~udiffse_lite.samplers.guided_times` (t <= 0.5 from 30 steps on, every step below)
 
     def __post_init__(self):
         if self.n_steps < 2 or self.n_samples < 1:
@@ -67,6 +70,7 @@ class DPSConfig:
             raise ValueError(f"zeta must be >= 0, got {self.zeta}")
         if self.domain not in DOMAINS:
             raise ValueError(f"domain must be one of {DOMAINS}, got {self.domain!r}")
+        check_guidance_interval(self.guidance_interval)
 
 
 def reconstruction(estimates: list[torch.Tensor], X: torch.Tensor, domain: str, nf: float = 1.0) -> torch.Tensor:
@@ -146,10 +150,11 @@ def dps_sample(priors, X: torch.Tensor, *, videos=None, cfg: DPSConfig | None = 
     dts = sde.step_sizes(ts, False)
     sigma1 = sde.std(1.0).item()
     states = [sigma1 * complex_randn((B, *X.shape), generator, X.device, X.dtype) for _ in priors]
+    g_lo, g_hi = guided_times(cfg.guidance_interval, cfg.n_steps)
     for i in range(len(ts)):
         t, dt = ts[i], dts[i]
         ests, grads, recon = dps_gradients(priors, states, t, X, videos, domain=cfg.domain, nf=nf,
-                                           guidance=cfg.guidance)
+                                           guidance=cfg.guidance if g_lo < float(t) <= g_hi else None)
         last = i == len(ts) - 1
         new = []
         for s, e, g in zip(states, ests, grads):
@@ -165,7 +170,8 @@ def dps_sample(priors, X: torch.Tensor, *, videos=None, cfg: DPSConfig | None = 
 
 def score_coupled_sample(priors, noise, X: torch.Tensor, *, videos=None, n_steps: int = 30, n_samples: int = 2,
                          snr: float | None = None, guidance: float | None = None, generator: torch.Generator | None = None,
-                         callback=None, lam: float = 1.0) -> torch.Tensor:
+                         callback=None, lam: float = 1.0, guidance_interval: tuple[float, float] | None = None
+                         ) -> torch.Tensor:
     """K speech sources and a noise model, coupled through UDiffSE's posterior score instead of DPS.
 
     Speaker ``k`` sees the mixture minus the others' current clean (Tweedie) estimates,
@@ -186,6 +192,8 @@ def score_coupled_sample(priors, noise, X: torch.Tensor, *, videos=None, n_steps
             (:func:`~udiffse_lite.samplers.corrector_snr`).
         lam: weight of the noise model's likelihood (UDiffSE+'s ``lam``; 1 is exact for Gaussian
             sources).
+        guidance_interval: the diffusion times ``(lo, hi]`` where ``guidance`` acts (the plain
+            conditional score elsewhere); None: :func:`~udiffse_lite.samplers.guided_times`'s rule.
 
     Returns:
         (K + 1, B, F, T) complex64: every speaker's final chains, then the noise's
@@ -193,8 +201,6 @@ def score_coupled_sample(priors, noise, X: torch.Tensor, *, videos=None, n_steps
 
     Notebook: 11_av_udiffse_plus.ipynb
     """
-    from .samplers import corrector_snr, pseudo_likelihood_grad
-
     if X.dim() != 2 or not torch.is_complex(X):
         raise ValueError(f"X must be a complex (F, T) spectrogram, got {tuple(X.shape)} {X.dtype}")
     K = len(priors)
@@ -209,7 +215,9 @@ def score_coupled_sample(priors, noise, X: torch.Tensor, *, videos=None, n_steps
     dts = sde.step_sizes(ts, False)
     sigma1 = sde.std(1.0).item()
     S = [X / K + sigma1 * complex_randn((n_samples, *X.shape), generator, X.device, X.dtype) for _ in range(K)]
-    kws = [{"guidance": guidance} if guidance is not None and v is not None else {} for v in videos]
+    check_guidance_interval(guidance_interval)
+    g_lo, g_hi = guided_times(guidance_interval, n_steps)
+    guided = [{"guidance": guidance} if guidance is not None and v is not None else {} for v in videos]
 
     def lik(Xk, t):
         mu, sigma = sde.mean_factor(t), sde.std(t)
@@ -221,6 +229,7 @@ def score_coupled_sample(priors, noise, X: torch.Tensor, *, videos=None, n_steps
     for i in range(len(ts)):
         t, dt = ts[i], dts[i]
         mu, sigma = sde.mean_factor(t), sde.std(t)
+        kws = guided if g_lo < float(t) <= g_hi else [{}] * K
         if isinstance(noise, _NMFNoise) and i % noise.k == 0:
             noise.nmf.update((X - sum(s0)).abs().pow(2).mean(0))
         total = sum(s0)
@@ -278,7 +287,8 @@ class _NMFNoise:
 
 def separate(y, sr: int, *, lips: list, prior=None, noise_prior="nmf", n_steps: int = 30, n_samples: int = 2,
              zeta: float | None = None, guidance: float | None = None, seed: int | None = 0, nmf_rank: int = 4,
-             precision: str | None = None, coupling: str = "score", lam: float | None = None) -> list:
+             precision: str | None = None, coupling: str = "score", lam: float | None = None,
+             guidance_interval: tuple[float, float] | None = None) -> list:
     """Separate the K speakers of a noisy mixture, one per lip video, with a speech prior per
     speaker (the same AV prior, each conditioned on its own lips) and a noise model.
 
@@ -289,7 +299,7 @@ def separate(y, sr: int, *, lips: list, prior=None, noise_prior="nmf", n_steps: 
         prior: the audio-visual speech prior (default ``load_pretrained("tiny-av")``).
         noise_prior: ``"nmf"`` (a rank-``nmf_rank`` NMF refitted on the residual every 2 steps) or a
             diffusion noise prior (``load_pretrained("tiny-noise")``).
-        n_steps, n_samples, zeta, guidance: see :class:`DPSConfig`.
+        n_steps, n_samples, zeta, guidance, guidance_interval: see :class:`DPSConfig`.
         lam: the noise model's likelihood weight in the score coupling (default 1).
         coupling: ``"score"`` (default: :func:`score_coupled_sample`, UDiffSE's posterior score per
             speaker; reaches the Wiener bound with Gaussian sources, and in enhancement it beat DPS
@@ -326,7 +336,8 @@ def separate(y, sr: int, *, lips: list, prior=None, noise_prior="nmf", n_steps: 
         raise ValueError(f"lam weights the score coupling's likelihood: a finite number > 0 with "
                          f"coupling='score', got {lam!r} with coupling={coupling!r}")
     extra = {} if zeta is None else {"zeta": zeta}
-    cfg = DPSConfig(n_steps=n_steps, n_samples=n_samples, guidance=guidance, **extra)
+    cfg = DPSConfig(n_steps=n_steps, n_samples=n_samples, guidance=guidance, guidance_interval=guidance_interval,
+                    **extra)
     if isinstance(noise_prior, str) and noise_prior != "nmf":
         noise_prior = load_pretrained(noise_prior)
     L_in = len(y)
@@ -358,7 +369,7 @@ def separate(y, sr: int, *, lips: list, prior=None, noise_prior="nmf", n_steps: 
             if coupling == "score":
                 states = score_coupled_sample([prior] * K, noise, X, videos=feats, n_steps=n_steps,
                                               n_samples=n_samples, guidance=guidance, generator=gen,
-                                              lam=1.0 if lam is None else lam)
+                                              lam=1.0 if lam is None else lam, guidance_interval=guidance_interval)
             else:
                 states = dps_sample([prior] * K + [noise], X, videos=feats + [None], cfg=cfg,
                                     nf=float(NF.reshape(-1)[0]), generator=gen, callback=refit)
