@@ -101,6 +101,21 @@ def main(argv=None):
                 print(f"| {w:g} | {where} | {k} | {interval(v)} | {f'{rtf:.1f}' if k == 'true' else ''} |")
         gap = np.array(per["true"]) - np.array(per["swapped"])
         print(f"| {w:g} | {where} | **true - swapped** | **{interval(gap)}** | |")
+    first = {}  # per weight, the first interval's rows: the others are compared with it, paired per mixture
+    for w, gi, per, _ in rows:
+        if w == 1.0:
+            continue
+        if w not in first:
+            first[w] = (gi, per)
+            continue
+        gi0, per0 = first[w]
+        mix = lambda v: np.array(v).reshape(-1, 2).mean(1)  # noqa: E731 (the two speakers of a mixture)
+        d_true = mix(per["true"]) - mix(per0["true"])
+        d_gap = d_true - (mix(per["swapped"]) - mix(per0["swapped"]))
+        lo, hi = guided_times(gi, args.steps)
+        lo0, hi0 = guided_times(gi0, args.steps)
+        print(f"guidance {w:g}, guided t {lo:g}-{hi:g} minus {lo0:g}-{hi0:g} (paired per mixture): true lips "
+              f"{interval(d_true)} dB, true - swapped {interval(d_gap)} dB")
 
 
 if __name__ == "__main__":
