@@ -8,7 +8,7 @@ of the mean of 4 chains above the MMSE (ideal +0.97 dB, the 1 + 1/4 of averaging
 samples), of the Wiener mask built from the chains, and how far the estimates are from adding up
 to the mixture. The default zeta of ``DPSConfig`` was chosen from this table.
 
-Notebook: 11_av_udiffse_plus.ipynb
+Notebook: 12_two_priors.ipynb
 """
 from __future__ import annotations
 

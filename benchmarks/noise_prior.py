@@ -15,7 +15,7 @@ the diffusion noise prior beats NMF on seen types.
 
 Run it alone with every core (about 10 minutes on 2 cores).
 
-Notebook: 11_av_udiffse_plus.ipynb
+Notebook: 12_two_priors.ipynb
 """
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ rule of ``samplers.guided_times``; 0:1 every step).
 
 Run it alone with every core (several minutes on 2 cores).
 
-Notebook: 11_av_udiffse_plus.ipynb
+Notebook: 12_two_priors.ipynb
 """
 from __future__ import annotations
 

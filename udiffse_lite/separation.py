@@ -32,7 +32,7 @@ The DPS sampler starts every state from zero-mean noise ``sigma_1 z`` (the paper
 mixture is not a sensible start for a single source) and returns the final states of every
 chain; :func:`wiener_masks` turns them into K + 1 masks that split the mixture.
 
-Notebook: 11_av_udiffse_plus.ipynb
+Notebook: 12_two_priors.ipynb
 """
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ DOMAINS = ("complex", "magnitude")
 class DPSConfig:
     """Settings of :func:`dps_sample`.
 
-    Notebook: 11_av_udiffse_plus.ipynb
+    Notebook: 12_two_priors.ipynb
     """
 
     n_steps: int = 30  # reverse steps (the paper runs 400 ODE steps on a GPU)
@@ -84,7 +84,7 @@ def reconstruction(estimates: list[torch.Tensor], X: torch.Tensor, domain: str, 
             compare compressed magnitudes).
         nf: the normalisation factor of ``X`` (``X = compress(X_lin) / nf``).
 
-    Notebook: 11_av_udiffse_plus.ipynb
+    Notebook: 12_two_priors.ipynb
     """
     if domain == "complex":
         r = X - sum(estimates)
@@ -101,7 +101,7 @@ def dps_gradients(priors, states: list[torch.Tensor], t, X: torch.Tensor, videos
     Returns:
         ``(estimates, grads, recon)``: lists of (B, F, T) tensors (detached) and the (B,) errors.
 
-    Notebook: 11_av_udiffse_plus.ipynb
+    Notebook: 12_two_priors.ipynb
     """
     videos = videos if videos is not None else [None] * len(priors)
     with torch.enable_grad():
@@ -133,7 +133,7 @@ def dps_sample(priors, X: torch.Tensor, *, videos=None, cfg: DPSConfig | None = 
     Returns:
         (J, B, F, T) complex64: the final state of every chain of every source.
 
-    Notebook: 11_av_udiffse_plus.ipynb
+    Notebook: 12_two_priors.ipynb
     """
     cfg = cfg or DPSConfig()
     if not priors:
@@ -199,7 +199,7 @@ def score_coupled_sample(priors, noise, X: torch.Tensor, *, videos=None, n_steps
         (K + 1, B, F, T) complex64: every speaker's final chains, then the noise's
         (``X - sum_k S^(k)``), ready for :func:`wiener_masks`.
 
-    Notebook: 11_av_udiffse_plus.ipynb
+    Notebook: 12_two_priors.ipynb
     """
     if X.dim() != 2 or not torch.is_complex(X):
         raise ValueError(f"X must be a complex (F, T) spectrogram, got {tuple(X.shape)} {X.dtype}")
@@ -257,7 +257,7 @@ def wiener_masks(states: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:
 
     Applied to the mixture they split it into sources that add up to it exactly.
 
-    Notebook: 11_av_udiffse_plus.ipynb
+    Notebook: 12_two_priors.ipynb
     """
     P = states.abs().pow(2).mean(1)  # (J, F, T)
     return P / P.sum(0, keepdim=True).clamp_min(eps)
@@ -312,7 +312,7 @@ def separate(y, sr: int, *, lips: list, prior=None, noise_prior="nmf", n_steps: 
     Raises:
         ValueError: bad input, before any work.
 
-    Notebook: 11_av_udiffse_plus.ipynb
+    Notebook: 12_two_priors.ipynb
     """
     import math
 

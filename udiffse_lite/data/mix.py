@@ -237,7 +237,7 @@ def make_separation_mixtures(corpus_dir: str, split: str = "test_matched", n: in
         Dicts ``{"id", "x", "sources": [s1, s2], "n", "lips": [path1, path2], "voices", "noise_type",
         "snr_db", "sir_db"}`` with float32 arrays at 16 kHz.
 
-    Notebook: 11_av_udiffse_plus.ipynb
+    Notebook: 12_two_priors.ipynb
     """
     import os
 
