@@ -246,7 +246,7 @@ def check_guidance_interval(interval) -> None:
     if interval is None:
         return
     gi = tuple(interval) if isinstance(interval, (tuple, list)) else ()
-    if len(gi) != 2 or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+    if len(gi) != 2 or not all(isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x)
                                for x in gi) or not 0.0 <= gi[0] < gi[1] <= 1.0:
         raise ValueError(f"guidance_interval must be (lo, hi) with 0 <= lo < hi <= 1 (guidance at diffusion "
                          f"times lo < t <= hi; (0, 1): every step; None: the default rule), got {interval!r}")
