@@ -68,11 +68,12 @@ def main(argv=None):
     noise = args.noise if args.noise == "nmf" else _load_prior(args.noise, "cpu")
     print(f"{len(mixes)} two-speaker mixtures of {args.split} ({args.seconds} s, SNR {args.snr:g} dB, SIR "
           f"{args.sir:g} dB), prior {args.prior}, noise {args.noise}, {args.steps} steps x 2 chains\n")
-    rows, wall, dur = [], 0.0, 0.0
+    rows = []
     runs = [(w, gi) for w in args.guidance for gi in (intervals if w != 1.0 else [None])]
     for w, gi in runs:
         g = None if w == 1.0 else w
         per = {"true": [], "swapped": [], "none (best order)": []}
+        wall, dur = 0.0, 0.0  # the true-lips runs of this row
         for m in mixes:
             n_v = expected_video_frames(len(m["x"]))  # the mixture is cut from the start of both utterances
             l1, l2 = (_lips({"lips": p})[:n_v] for p in m["lips"])
@@ -90,7 +91,6 @@ def main(argv=None):
             print(f"{m['id']}: true {np.mean(per['true'][-2:]):+.2f}, swapped {np.mean(per['swapped'][-2:]):+.2f} dB",
                   flush=True)
         rows.append((w, gi, per, wall / max(dur, 1e-9)))
-        wall, dur = 0.0, 0.0
     print("\n| guidance | guided t | lips | SI-SDR improvement per speaker (dB, mean +- 95 %) | RTF (true lips) |")
     print("|---:|---:|---|---:|---:|")
     for w, gi, per, rtf in rows:

@@ -125,7 +125,6 @@ def test_guidance_interval_guides_only_inside_it(av, guidance_seen):
             ul.samplers.parse_guidance_interval(bad)
 
 
-
 @pytest.mark.parametrize("coupling", ["score", "dps"])
 def test_separation_guides_by_the_same_rule(av, guidance_seen, coupling):
     """separate(guidance=w) guides as enhance does: every step below 30 steps, only t <= 0.5 from 30 on, an
